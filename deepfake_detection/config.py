@@ -1,0 +1,76 @@
+"""Typed run configuration.
+
+ZenML run configs (`configs/*.yaml`) carry these models under `parameters:`; ZenML validates them with
+pydantic when the pipeline starts, so a typo in a config fails before any video is decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ClipParams(BaseModel):
+    """How clips are cut from a video. Anything that changes clip pixels belongs here (it keys the cache)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clip_len: int = Field(16, ge=1, description="frames per clip; VideoMAE expects 16")
+    stride: int = Field(1, ge=1, description="temporal stride between the frames of a clip")
+    clips_per_video: int = Field(4, ge=1, description="K clips per video, evenly spaced")
+    size: int = Field(224, ge=16, description="side of the square face crop in pixels")
+    margin: float = Field(1.3, ge=1.0, le=3.0, description="crop side as a multiple of the face box side")
+    max_faces: int = Field(1, ge=1, description="faces kept per clip, largest first, each a separate track")
+    detect_every: int = Field(5, ge=1, description="run the detector on every n-th frame of a clip")
+    min_hit_rate: float = Field(0.5, gt=0.0, le=1.0, description="fraction of key frames a face must be seen in")
+    detect_max_side: int = Field(640, ge=64, description="frames are rescaled to this longer side for detection")
+    detector: str = "dlib_hog"
+
+    def cache_key(self) -> str:
+        """A short stable hash of these parameters: clips made with other parameters never mix."""
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class LimitParams(BaseModel):
+    """Bounds checked at probe time, before decoding (see `video.VideoLimits`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_bytes: int = 2_000_000_000
+    max_duration_s: float = 3600.0
+    max_frames: int = 200_000
+    max_pixels: int = 3840 * 2160
+
+
+class DemoParams(BaseModel):
+    """The synthetic FF++-layout demo set (see `demo_data`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pairs: dict[str, int] = Field(default_factory=lambda: {"train": 6, "val": 2, "test": 2})
+    frames: int = Field(48, ge=16)
+    seed: int = 0
+
+
+class DataConfig(BaseModel):
+    """Everything the data pipeline needs: where FF++ lives, what to use, and how to cut clips."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ffpp_root: str
+    splits_dir: str | None = Field(None, description="folder with train/val/test.json; None: the official lists")
+    methods: list[str] | None = Field(None, description='methods to use incl. "original"; None: all present')
+    compressions: list[str] | None = Field(None, description="c0/c23/c40; None: all present")
+    clip_store: str = ".cache/clips"
+    clips: ClipParams = Field(default_factory=ClipParams)
+    limits: LimitParams = Field(default_factory=LimitParams)
+    demo: DemoParams | None = Field(None, description="set to build the synthetic demo set at ffpp_root first")
+
+    @model_validator(mode="after")
+    def _known_compressions(self) -> DataConfig:
+        bad = set(self.compressions or []) - {"c0", "c23", "c40"}
+        if bad:
+            raise ValueError(f"unknown compressions {sorted(bad)}; use c0, c23 or c40")
+        return self
