@@ -16,6 +16,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 DEFAULT_CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "data_contracts"
+# Imported after ZenML, Great Expectations logs ~200 debug lines at import; it must be quiet before that.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 class ContractResult(BaseModel):
@@ -33,12 +35,25 @@ class ContractResult(BaseModel):
         return "\n".join([head, *(f"  FAILED {f}" for f in self.failures)])
 
 
+class ContractReport(BaseModel):
+    """The results of the suites one pipeline stage ran: the validation report artifact."""
+
+    results: list[ContractResult]
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    def summary(self) -> str:
+        return "\n".join(r.summary() for r in self.results)
+
+
 class ContractViolation(Exception):
     """Raised to stop a pipeline; the message lists every failed expectation."""
 
-    def __init__(self, results: list[ContractResult]) -> None:
-        self.results = results
-        super().__init__("\n".join(r.summary() for r in results if not r.success))
+    def __init__(self, report: ContractReport) -> None:
+        self.report = report
+        super().__init__("data contract failed:\n" + "\n".join(r.summary() for r in report.results if not r.success))
 
 
 def load_suite(name: str, contracts_dir: str | Path | None = None) -> dict:
@@ -50,7 +65,6 @@ def load_suite(name: str, contracts_dir: str | Path | None = None) -> dict:
 
 @lru_cache(maxsize=1)
 def _gx_context():
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")
@@ -123,9 +137,11 @@ def identity_split_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def validate_with_identities(
     table: pd.DataFrame, suite_name: str, contracts_dir: str | Path | None = None
-) -> list[ContractResult]:
+) -> ContractReport:
     """The table's own suite plus the identity-disjointness suite on its derived identity table."""
-    return [
-        validate_table(table, suite_name, contracts_dir),
-        validate_table(identity_split_table(table), "identity_splits", contracts_dir),
-    ]
+    return ContractReport(
+        results=[
+            validate_table(table, suite_name, contracts_dir),
+            validate_table(identity_split_table(table), "identity_splits", contracts_dir),
+        ]
+    )

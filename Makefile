@@ -1,0 +1,48 @@
+# One checkout is self-contained: the virtualenv, ZenML store, BentoML home and caches live in it.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export ZENML_ANALYTICS_OPT_IN := false
+export BENTOML_DO_NOT_TRACK := true
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ZENML_AUTO_OPEN_DASHBOARD := false
+export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
+export BENTOML_HOME := $(CURDIR)/.cache/bentoml
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install demo data test lint clean
+
+install: $(STAMP)
+
+# torch first, alone: pip takes the CPU wheel from disk; torchvision is never installed.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip check
+	touch $(STAMP)
+
+.zen: | $(STAMP)
+	$(BIN)/zenml init
+
+# The main job on the embedded default: demo data -> data pipeline on the local ZenML store.
+demo: $(STAMP) .zen
+	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -v
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf .cache .zen

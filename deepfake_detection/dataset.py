@@ -1,0 +1,62 @@
+"""The dataset artifact: the clip table, where the clips are stored, and a content hash.
+
+The hash covers every clip's id, label, split and storage path; storage paths embed the video content
+hash and the clip-parameter hash, so two datasets with equal hashes hold the same pixels. Training
+records it with the model version, which ties every model to the exact data it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from deepfake_detection.config import ClipParams
+
+HASHED_COLUMNS = ["clip_id", "label", "split", "clip_path"]
+
+
+@dataclass
+class ClipDataset:
+    """Clips ready for training: `table` rows point into `store_root` through `clip_path`."""
+
+    table: pd.DataFrame
+    store_root: str
+    params: ClipParams
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = content_hash(self.table)
+
+    def split(self, name: str) -> pd.DataFrame:
+        return self.table[self.table["split"] == name].reset_index(drop=True)
+
+    def load_clip(self, clip_path: str) -> np.ndarray:
+        return np.load(f"{self.store_root}/{clip_path}", mmap_mode="r", allow_pickle=False)
+
+    def summary(self) -> dict:
+        """Counts people ask for first: clips per split and label, failures, bytes per clip."""
+        t = self.table
+        counts = t.groupby(["split", "label"]).size() if not t.empty else pd.Series(dtype=int)
+        return {
+            "clips": len(t),
+            "videos": int(t["video_id"].nunique()) if not t.empty else 0,
+            "failures": len(self.failures),
+            "bytes_per_clip": float(t["clip_bytes"].mean()) if not t.empty else 0.0,
+            "per_split_label": {f"{s}/{lbl}": int(n) for (s, lbl), n in counts.items()},
+            "content_hash": self.content_hash,
+        }
+
+
+def content_hash(table: pd.DataFrame) -> str:
+    if table.empty:
+        return hashlib.sha256(b"").hexdigest()[:16]
+    rows = table[HASHED_COLUMNS].astype(str).sort_values("clip_id")
+    h = hashlib.sha256()
+    for row in rows.itertuples(index=False):
+        h.update("\t".join(row).encode() + b"\n")
+    return h.hexdigest()[:16]
