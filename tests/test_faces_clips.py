@@ -1,0 +1,108 @@
+"""Faces on real footage, tracking, crops and clip extraction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_detection.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts
+from deepfake_detection.config import ClipParams
+from deepfake_detection.demo_data import astronaut_path
+from deepfake_detection.faces import Box, DlibHogDetector, square_crop_box, track_faces
+from deepfake_detection.ffpp import build_catalog
+from deepfake_detection.video import FrameReader
+
+
+def _face_centre_offset(detector: DlibHogDetector, frame: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:
+    """Distance between the face detected in the full frame and the crop centre, as a fraction of the crop side.
+
+    NaN when the detector misses the face in that frame (the track interpolates over such frames).
+    """
+    boxes = detector.detect(frame)
+    if not boxes:
+        return float("nan")
+    fx, fy = max(boxes, key=lambda b: b.area).center
+    x0, y0, x1, y1 = crop_box
+    return float(np.hypot(fx - (x0 + x1) / 2, fy - (y0 + y1) / 2) / (x1 - x0))
+
+
+def test_face_found_in_nearly_every_carphone_frame(carphone):
+    frames = FrameReader(carphone).get(range(0, 120, 3))
+    detector = DlibHogDetector(detect_max_side=640)
+    found = [bool(detector.detect(f)) for f in frames]
+    assert np.mean(found) >= 0.95
+
+
+def test_astronaut_face_is_found_where_it_is():
+    image = np.asarray(Image.open(astronaut_path()).convert("RGB"))
+    boxes = DlibHogDetector().detect(image)
+    assert len(boxes) == 1
+    cx, cy = boxes[0].center
+    assert 200 < cx < 300 and 60 < cy < 170  # her face, not the flag or the helmet
+
+
+def test_carphone_clips_are_uint8_and_centred_on_the_face(carphone):
+    params = ClipParams(clips_per_video=3)
+    detector = make_detector(params)
+    reader = FrameReader(carphone)
+    clips, failures = extract_clips(reader, params, detector)
+    assert not failures and len(clips) == 3
+    for clip in clips:
+        assert clip.pixels.shape == (16, 224, 224, 3) and clip.pixels.dtype == np.uint8
+        assert clip.hit_rate >= 0.75
+        offsets = [
+            _face_centre_offset(detector, reader.get([clip.frame_indices[pos]])[0], clip.crop_boxes[pos])
+            for pos in range(0, 16, 3)
+        ]
+        assert np.isfinite(offsets).sum() >= 4
+        assert np.nanmax(offsets) < 0.1
+    assert [c.start_frame for c in clips] == [0, 52, 104]
+
+
+def test_ffpp_sample_faces_and_clips(ffpp_sample):
+    params = ClipParams(clips_per_video=2)
+    detector = make_detector(params)
+    catalog = build_catalog(ffpp_sample)
+    for path in catalog["path"]:
+        reader = FrameReader(path)
+        frames = reader.get(np.linspace(0, reader.num_frames - 1, 8).astype(int))
+        rate = np.mean([bool(detector.detect(f)) for f in frames])
+        assert rate >= 0.85, f"{path}: face in {rate:.0%} of frames"
+        clips, failures = extract_clips(reader, params, detector)
+        assert len(clips) == 2 and not failures, path
+        assert clips[0].pixels.shape == (16, 224, 224, 3)
+        frame = reader.get([clips[0].frame_indices[8]])[0]
+        assert _face_centre_offset(detector, frame, clips[0].crop_boxes[8]) < 0.1, path  # NaN fails too
+
+
+def test_clip_planning():
+    params = ClipParams(clip_len=16, stride=2, clips_per_video=4)
+    assert plan_clip_starts(30, params) == []  # a clip spans 31 frames at stride 2
+    assert plan_clip_starts(31, params) == [0]
+    assert plan_clip_starts(100, params) == [0, 23, 46, 69]
+    assert keyframe_positions(ClipParams(detect_every=5)) == [0, 5, 10, 15]
+
+
+def test_tracking_smooths_jitter_and_keeps_faces_apart():
+    rng = np.random.default_rng(0)
+    detections = {}
+    for pos in range(0, 16, 3):
+        jitter = rng.normal(0, 4, size=2)
+        big = Box(100 + jitter[0], 100 + jitter[1], 200 + jitter[0], 200 + jitter[1])
+        small = Box(300, 50, 340, 90)
+        spurious = [Box(10, 10, 30, 30)] if pos == 6 else []
+        detections[pos] = [small, big, *spurious]
+    tracks = track_faces(detections, 16, max_faces=3)
+    assert len(tracks) == 2  # the one-off detection is dropped
+    assert tracks[0].boxes[0].width > tracks[1].boxes[0].width  # largest first
+    centres = np.array([b.center for b in tracks[0].boxes])
+    raw = np.array([detections[p][1].center for p in sorted(detections)])
+    assert np.abs(np.diff(centres, axis=0)).max() < np.abs(np.diff(raw, axis=0)).max()
+    assert len({round(b.width, 6) for b in tracks[0].boxes}) == 1  # one crop size per clip
+
+
+def test_square_crop_stays_inside_the_frame():
+    assert square_crop_box(Box(0, 0, 50, 50), 320, 240) == (0, 0, 65, 65)
+    assert square_crop_box(Box(290, 200, 320, 240), 320, 240) == (268, 188, 320, 240)
+    assert square_crop_box(Box(0, 0, 300, 300), 320, 240) == (30, 0, 270, 240)  # centred, as big as fits
