@@ -96,9 +96,7 @@ def extract_clips(
         tracks = track_faces(detections, params.clip_len, params.max_faces, params.min_hit_rate)
         if not tracks:
             seen = sum(1 for boxes in detections.values() if boxes)
-            failures.append(
-                ClipFailure(clip_index, "faces", f"no face: detected on {seen} of {len(keys)} key frames")
-            )
+            failures.append(ClipFailure(clip_index, "faces", f"no face: detected on {seen} of {len(keys)} key frames"))
             continue
         h, w = frames.shape[1:3]
         for face_index, track in enumerate(tracks):
@@ -123,4 +121,3 @@ def boxes_bounds(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int,
     """The smallest box containing all crop boxes of a clip (what the contract checks against the frame)."""
     arr = np.asarray(boxes)
     return int(arr[:, 0].min()), int(arr[:, 1].min()), int(arr[:, 2].max()), int(arr[:, 3].max())
-

@@ -31,7 +31,8 @@ class ContractResult(BaseModel):
     gx_result: dict
 
     def summary(self) -> str:
-        head = f"contract '{self.suite}' on {self.rows} rows: {self.evaluated - len(self.failures)}/{self.evaluated} passed"
+        passed = self.evaluated - len(self.failures)
+        head = f"contract '{self.suite}' on {self.rows} rows: {passed}/{self.evaluated} passed"
         return "\n".join([head, *(f"  FAILED {f}" for f in self.failures)])
 
 
@@ -104,8 +105,10 @@ def validate_table(table: pd.DataFrame, suite_name: str, contracts_dir: str | Pa
 def _explain(r) -> str:
     conf = r.expectation_config
     kwargs = {k: v for k, v in conf.kwargs.items() if k not in ("batch_id", "result_format")}
-    target = kwargs.get("column") or kwargs.get("column_list") or (
-        f"{kwargs['column_A']} vs {kwargs['column_B']}" if "column_A" in kwargs else "table"
+    target = (
+        kwargs.get("column")
+        or kwargs.get("column_list")
+        or (f"{kwargs['column_A']} vs {kwargs['column_B']}" if "column_A" in kwargs else "table")
     )
     why = (conf.meta or {}).get("why", "")
     if r.exception_info and r.exception_info.get("raised_exception"):

@@ -99,7 +99,10 @@ def build_demo_dataset(
 
 
 def write_video(path: str | Path, frames: np.ndarray, crf: int = 23, fps: int = FPS) -> None:
-    """Encode RGB frames with libx264 (yuv420p) at the given CRF; x264 output is repeatable across thread counts unless told otherwise."""
+    """Encode RGB frames with libx264 (yuv420p) at the given CRF.
+
+    x264 is deterministic across thread counts unless told otherwise, so the demo's bytes are repeatable.
+    """
     import av
 
     path = Path(path)
@@ -222,7 +225,7 @@ def _self_blend(frames: np.ndarray, boxes: list[Box], rng: np.random.Generator) 
     shift = rng.uniform(25, 40, size=3) * rng.choice([-1, 1], size=3)
     scale = rng.uniform(1.03, 1.08)
     out = np.empty_like(frames)
-    for k, (frame, box) in enumerate(zip(frames, boxes)):
+    for k, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
         x0, y0, x1, y1 = region = _region(box, WIDTH, HEIGHT)
         w, h = x1 - x0, y1 - y0
         big = Image.fromarray(frame[y0:y1, x0:x1]).resize((round(w * scale), round(h * scale)), Image.BILINEAR)
@@ -238,7 +241,7 @@ def _face_swap(
     """Cross-identity fake: the donor's face resized into the target's box, half colour-matched."""
     match = rng.uniform(0.3, 0.7)
     out = np.empty_like(frames)
-    for k, (frame, box) in enumerate(zip(frames, boxes)):
+    for k, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
         x0, y0, x1, y1 = region = _region(box, WIDTH, HEIGHT)
         dx0, dy0, dx1, dy1 = _region(donor_boxes[k], WIDTH, HEIGHT)
         patch = np.asarray(

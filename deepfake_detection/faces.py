@@ -100,7 +100,7 @@ class DlibHogDetector:
                 y1=min(float(h), (r.bottom() + 1) / scale),
                 score=float(s),
             )
-            for r, s in zip(rects, scores)
+            for r, s in zip(rects, scores, strict=True)
         ]
         return [b for b in boxes if b.width > 1 and b.height > 1]
 
@@ -180,7 +180,7 @@ def _interpolate_and_smooth(track: dict[int, Box], num_frames: int, window: int)
     half_w = float(np.median([b.width for b in track.values()])) / 2
     half_h = float(np.median([b.height for b in track.values()])) / 2
     score = float(np.mean([b.score for b in track.values()]))
-    return [Box(x - half_w, y - half_h, x + half_w, y + half_h, score) for x, y in zip(cx_all, cy_all)]
+    return [Box(x - half_w, y - half_h, x + half_w, y + half_h, score) for x, y in zip(cx_all, cy_all, strict=True)]
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -201,9 +201,9 @@ def square_crop_box(box: Box, frame_width: int, frame_height: int, margin: float
     cx, cy = box.center
     x0 = min(max(cx - side / 2, 0.0), frame_width - side)
     y0 = min(max(cy - side / 2, 0.0), frame_height - side)
-    side_i = max(1, int(round(side)))
-    x0_i = int(round(min(max(x0, 0), frame_width - side_i)))
-    y0_i = int(round(min(max(y0, 0), frame_height - side_i)))
+    side_i = max(1, round(side))
+    x0_i = round(min(max(x0, 0), frame_width - side_i))
+    y0_i = round(min(max(y0, 0), frame_height - side_i))
     return x0_i, y0_i, x0_i + side_i, y0_i + side_i
 
 
@@ -211,7 +211,7 @@ def crop_faces(frames: np.ndarray, boxes: list[Box], size: int = 224, margin: fl
     """Crop each frame around its box and resize to `size` x `size`: uint8 (N, size, size, 3)."""
     h, w = frames.shape[1:3]
     out = np.empty((len(frames), size, size, 3), dtype=np.uint8)
-    for i, (frame, box) in enumerate(zip(frames, boxes)):
+    for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
         region = square_crop_box(box, w, h, margin)
         out[i] = np.asarray(Image.fromarray(frame).crop(region).resize((size, size), Image.BILINEAR))
     return out

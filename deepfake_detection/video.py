@@ -86,7 +86,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
         duration = _duration_s(container, stream)
         frames = int(stream.frames or 0)
         if frames <= 0 and fps > 0 and duration > 0:
-            frames = int(round(duration * fps))
+            frames = round(duration * fps)
         if frames <= 0:
             raise VideoError(f"{path}: video stream reports no frames")
         if duration <= 0 and fps > 0:
@@ -142,7 +142,7 @@ def _rotation(stream) -> int:
     try:
         side = getattr(stream, "side_data", None) or {}
         value = side.get("DISPLAYMATRIX") if hasattr(side, "get") else None
-        return int(round(float(value))) % 360 if value is not None else 0
+        return round(float(value)) % 360 if value is not None else 0
     except (TypeError, ValueError):
         return 0
 

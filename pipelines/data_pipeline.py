@@ -1,6 +1,6 @@
 """The data pipeline: FaceForensics++ (or the demo set) to validated 16-frame face clips.
 
-    zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
+zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
 """
 
 from __future__ import annotations

@@ -51,7 +51,9 @@ def test_probe_names_the_file_and_reason(tree_with_bad_files, name, words):
     assert str(path) in str(err.value)
 
 
-def test_bad_files_are_recorded_and_the_rest_processes(tree_with_bad_files, small_clip_params, small_demo_tables, tmp_path):
+def test_bad_files_are_recorded_and_the_rest_processes(
+    tree_with_bad_files, small_clip_params, small_demo_tables, tmp_path
+):
     catalog = build_catalog(tree_with_bad_files, splits=OfficialSplits.load(tree_with_bad_files / "splits"))
     by_id = catalog.set_index("target_id")
     assert by_id.loc[["950", "951", "952"], "error"].notna().all()

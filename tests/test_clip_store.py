@@ -23,7 +23,7 @@ class CountingDetector:
 
 
 def test_clip_table_matches_the_stored_clips(small_demo_tables):
-    _, clips, failures, store = small_demo_tables
+    _, clips, _failures, store = small_demo_tables
     assert len(clips) > 50
     assert clips["clip_id"].is_unique
     for row in clips.sample(5, random_state=0).itertuples():

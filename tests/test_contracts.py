@@ -20,8 +20,16 @@ def test_contracts_pass_on_good_data(small_demo_tables):
     [
         (lambda t: t.assign(frames=15), "expect_column_values_to_be_between", "[frames]"),
         (lambda t: t.assign(height=t.height.where(t.index > 0, 112)), "expect_column_values_to_be_between", "[height]"),
-        (lambda t: t.assign(method=t.method.where(t.index > 0, "Photoshop")), "expect_column_values_to_be_in_set", "[method]"),
-        (lambda t: t.assign(box_x1=t.frame_width + 5), "expect_column_pair_values_a_to_be_greater_than_b", "frame_width vs box_x1"),
+        (
+            lambda t: t.assign(method=t.method.where(t.index > 0, "Photoshop")),
+            "expect_column_values_to_be_in_set",
+            "[method]",
+        ),
+        (
+            lambda t: t.assign(box_x1=t.frame_width + 5),
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            "frame_width vs box_x1",
+        ),
         (lambda t: pd.concat([t, t.iloc[:1]]), "expect_column_values_to_be_unique", "[clip_id]"),
         (lambda t: t[t.label == "fake"], "expect_column_mean_to_be_between", "[is_fake]"),
         (lambda t: t.assign(split=t.split.where(t.index > 0, None)), "expect_column_values_to_not_be_null", "[split]"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from deepfake_detection.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts
