@@ -23,10 +23,8 @@ install: $(STAMP)
 # torch first, alone: pip takes the CPU wheel from disk; torchvision is never installed.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip check
 	touch $(STAMP)
 
 .zen: | $(STAMP)
