@@ -44,7 +44,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(total)
 
 
-def bootstrap_auc(y: np.ndarray, p: np.ndarray, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+def bootstrap_auc(
+    y: np.ndarray, p: np.ndarray, n: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float]:
     """A percentile bootstrap confidence interval for the AUC (resampling rows; one-class draws skipped)."""
     y, p = np.asarray(y), np.asarray(p)
     rng = np.random.default_rng(seed)
@@ -84,7 +86,9 @@ def video_scores(clips: pd.DataFrame, score: str = "p_fake") -> pd.DataFrame:
     per_face = clips.groupby(["video_id", "face_index"], as_index=False).agg(
         **{score: (score, "mean")}, **{c: (c, "first") for c in keep}
     )
-    return per_face.groupby("video_id", as_index=False).agg(**{score: (score, "max")}, **{c: (c, "first") for c in keep})
+    return per_face.groupby("video_id", as_index=False).agg(
+        **{score: (score, "max")}, **{c: (c, "first") for c in keep}
+    )
 
 
 def grouped_metrics(table: pd.DataFrame, threshold: float, score: str = "p_fake") -> pd.DataFrame:
@@ -100,7 +104,9 @@ def grouped_metrics(table: pd.DataFrame, threshold: float, score: str = "p_fake"
     return pd.DataFrame(rows)
 
 
-def save_plots(table: pd.DataFrame, threshold: float, folder: str | Path, title: str, score: str = "p_fake") -> list[Path]:
+def save_plots(
+    table: pd.DataFrame, threshold: float, folder: str | Path, title: str, score: str = "p_fake"
+) -> list[Path]:
     """ROC curves (overall and per method), confusion matrix and score histograms as PNG files."""
     import matplotlib
 

@@ -130,8 +130,8 @@ def save_model(model, processor, folder: str | Path) -> Path:
 
 def load_model(folder: str | Path):
     """(model, processor) from a folder written by `save_model`, in eval mode."""
-    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
     from safetensors.torch import load_file
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
     folder = Path(folder)
     config = VideoMAEConfig.from_pretrained(folder)
@@ -140,7 +140,9 @@ def load_model(folder: str | Path):
     state = load_file(folder / "model.safetensors")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(f"{folder}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"{folder}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     processor = _processor_class().from_pretrained(folder)
     return model.eval(), processor
 

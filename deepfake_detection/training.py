@@ -124,14 +124,21 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=params.lr_decay)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(accelerator.device) if pos_weight is not None else None)
+    loss_fn = torch.nn.BCEWithLogitsLoss(
+        pos_weight=pos_weight.to(accelerator.device) if pos_weight is not None else None
+    )
 
     state = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
     if resume and (last / "trainer_state.json").is_file():
         accelerator.load_state(str(last))
         state = json.loads((last / "trainer_state.json").read_text())
-        log.info("resuming after epoch %d (best val AUC %.4f at epoch %d)", state["epoch"], state["best_auc"], state["best_epoch"])
+        log.info(
+            "resuming after epoch %d (best val AUC %.4f at epoch %d)",
+            state["epoch"],
+            state["best_auc"],
+            state["best_epoch"],
+        )
 
     stopped_early = False
     epoch_times = []
@@ -177,8 +184,11 @@ def train(
             state["bad_epochs"] += 1
         state["history"].append(record)
         state["epoch"] = epoch + 1
-        log.info("epoch %d: loss %.4f, val AUC %.4f%s, lr %.2e, %.0fs, training %s", epoch, record["train_loss"],
-                 val["auc"], " (best)" if improved else "", record["lr"], record["seconds"], ",".join(trainable))  # fmt: skip
+        log.info(
+            "epoch %d: loss %.4f, val AUC %.4f%s, lr %.2e, %.0fs, training %s",
+            epoch, record["train_loss"], val["auc"], " (best)" if improved else "", record["lr"],
+            record["seconds"], ",".join(trainable),
+        )  # fmt: skip
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             accelerator.save_state(str(last))
@@ -209,7 +219,9 @@ def _train_loader(ds: ClipTorchDataset, labels: np.ndarray, params: TrainParams,
     )  # fmt: skip
 
 
-def score_clips(model, preprocess: Preprocessing, dataset: ClipDataset, table: pd.DataFrame, batch_size: int = 16) -> np.ndarray:
+def score_clips(
+    model, preprocess: Preprocessing, dataset: ClipDataset, table: pd.DataFrame, batch_size: int = 16
+) -> np.ndarray:
     """p(fake) for every clip of `table`, in order."""
     from deepfake_detection.model import predict_proba
 
@@ -220,6 +232,8 @@ def score_clips(model, preprocess: Preprocessing, dataset: ClipDataset, table: p
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def evaluate_split(model, preprocess: Preprocessing, dataset: ClipDataset, table: pd.DataFrame, batch_size: int) -> dict:
+def evaluate_split(
+    model, preprocess: Preprocessing, dataset: ClipDataset, table: pd.DataFrame, batch_size: int
+) -> dict:
     p = score_clips(model, preprocess, dataset, table, batch_size)
     return binary_metrics(table.is_fake.to_numpy(), p, 0.5)
