@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 VIDEO_COLUMNS = ["video_id", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split"]
+# Probed video metadata copied onto every clip: the drift reference of a model is built from them.
+VIDEO_META_COLUMNS = ["fps", "bitrate", "codec", "pixel_format", "duration_s"]
 FAILURE_COLUMNS = ["video_id", "path", "clip_index", "stage", "reason"]
 
 
@@ -146,6 +148,7 @@ def extract_catalog(
                             "clip_id": f"{row['video_id']}#{rec['clip_index']}/{rec['face_index']}",
                             "frame_width": row["width"],
                             "frame_height": row["height"],
+                            **{k: row.get(k) for k in VIDEO_META_COLUMNS},
                             **rec,
                             "crop_boxes": json.dumps(rec["crop_boxes"]),
                         }

@@ -27,6 +27,8 @@ class ClipDataset:
     params: ClipParams
     failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     content_hash: str = ""
+    source: str = "unknown"  # what the clips were cut from, e.g. "FaceForensics++" or "synthetic demo"
+    contracts_passed: bool = False  # set by the pipeline after the GX contracts passed
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -49,6 +51,8 @@ class ClipDataset:
             "bytes_per_clip": float(t["clip_bytes"].mean()) if not t.empty else 0.0,
             "per_split_label": {f"{s}/{lbl}": int(n) for (s, lbl), n in counts.items()},
             "content_hash": self.content_hash,
+            "source": self.source,
+            "contracts_passed": self.contracts_passed,
         }
 
 

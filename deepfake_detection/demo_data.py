@@ -62,7 +62,7 @@ def build_demo_dataset(
     params = params or DemoParams()
     root = Path(root)
     marker = root / DONE_MARKER
-    wanted = {"generator": "deepfake_detection.demo_data/1", **params.model_dump()}
+    wanted = {"generator": "deepfake_detection.demo_data/3", **params.model_dump()}
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         log.info("demo data already built at %s", root)
         return root
@@ -139,8 +139,8 @@ def _make_originals(ids: list[str], params: DemoParams, rng: np.random.Generator
         # Two thirds real footage, one third the animated still: both identities appear in every split.
         source = _talking_variant if i % 3 != 2 else _still_variant
         frames = source(talking if source is _talking_variant else still, params.frames, rng)
-        gain = rng.uniform(0.8, 1.2)
-        bias = rng.uniform(-20, 20)
+        gain = rng.uniform(0.9, 1.1)
+        bias = rng.uniform(-10, 10)
         frames = np.clip(frames.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
         if rng.random() < 0.5:
             frames = frames[:, :, ::-1]
@@ -221,8 +221,8 @@ def _blend(frame: np.ndarray, region: tuple[int, int, int, int], patch: np.ndarr
 
 
 def _self_blend(frames: np.ndarray, boxes: list[Box], rng: np.random.Generator) -> np.ndarray:
-    """Self-blended fake: the face region slightly enlarged and colour-shifted by 25-40 levels per channel."""
-    shift = rng.uniform(25, 40, size=3) * rng.choice([-1, 1], size=3)
+    """Self-blended fake: the face region slightly enlarged and colour-shifted by 30-45 levels per channel."""
+    shift = rng.uniform(30, 45, size=3) * rng.choice([-1, 1], size=3)
     scale = rng.uniform(1.03, 1.08)
     out = np.empty_like(frames)
     for k, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
@@ -238,8 +238,8 @@ def _self_blend(frames: np.ndarray, boxes: list[Box], rng: np.random.Generator) 
 def _face_swap(
     frames: np.ndarray, boxes: list[Box], donor: np.ndarray, donor_boxes: list[Box], rng: np.random.Generator
 ) -> np.ndarray:
-    """Cross-identity fake: the donor's face resized into the target's box, half colour-matched."""
-    match = rng.uniform(0.3, 0.7)
+    """Cross-identity fake: the donor's face resized into the target's box, partly colour-matched."""
+    match = rng.uniform(0.2, 0.5)
     out = np.empty_like(frames)
     for k, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
         x0, y0, x1, y1 = region = _region(box, WIDTH, HEIGHT)

@@ -72,7 +72,7 @@ class ClipTorchDataset(Dataset):
         return len(self.table)
 
     def __getitem__(self, i: int):
-        clip = np.asarray(self.dataset.load_clip(self.table.clip_path[i]))
+        clip = np.array(self.dataset.load_clip(self.table.clip_path[i]))  # a writable copy of the memory map
         if self.augment is not None:
             clip = augment_clip(clip, self.augment, np.random.default_rng([self.seed, self.epoch, i]))
         return torch.from_numpy(np.ascontiguousarray(clip)), int(self.table.is_fake[i])

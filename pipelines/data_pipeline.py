@@ -23,4 +23,4 @@ def data_pipeline(config: DataConfig):
     clips, failures = extract_clips(config, catalog, after="enforce_video_contract")
     clip_report = validate_table(clips, "clips", id="validate_clips")
     enforce_contract(clip_report, id="enforce_clip_contract")
-    return build_dataset(config, clips, failures, after="enforce_clip_contract")
+    return build_dataset(config, clips, failures, video_report, clip_report, after="enforce_clip_contract")

@@ -1,4 +1,4 @@
-"""ZenML materializer for the `ClipDataset` artifact: the clip and failure tables as Parquet, the rest as JSON.
+"""ZenML materializers: `ClipDataset` (tables as Parquet, the rest JSON) and `Detector` (its model folder).
 
 Written through the artifact store's file API, so the artifact works unchanged on a remote store (S3, GCS).
 """
@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 from zenml.enums import ArtifactType, VisualizationType
+from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.dataset import ClipDataset
+from deepfake_detection.detector import Detector
 
 
 class ClipDatasetMaterializer(BaseMaterializer):
@@ -25,7 +29,13 @@ class ClipDatasetMaterializer(BaseMaterializer):
         for name, table in (("clips", data.table), ("failures", data.failures)):
             with self.artifact_store.open(os.path.join(self.uri, f"{name}.parquet"), "wb") as f:
                 table.to_parquet(f, index=False)
-        meta = {"store_root": data.store_root, "params": data.params.model_dump(), "content_hash": data.content_hash}
+        meta = {
+            "store_root": data.store_root,
+            "params": data.params.model_dump(),
+            "content_hash": data.content_hash,
+            "source": data.source,
+            "contracts_passed": data.contracts_passed,
+        }
         with self.artifact_store.open(os.path.join(self.uri, "dataset.json"), "w") as f:
             f.write(json.dumps(meta, indent=1))
 
@@ -42,6 +52,8 @@ class ClipDatasetMaterializer(BaseMaterializer):
             store_root=meta["store_root"],
             params=ClipParams(**meta["params"]),
             content_hash=meta["content_hash"],
+            source=meta.get("source", "unknown"),
+            contracts_passed=meta.get("contracts_passed", False),
         )
 
     def extract_metadata(self, data: ClipDataset) -> dict[str, Any]:
@@ -59,3 +71,25 @@ class ClipDatasetMaterializer(BaseMaterializer):
         with self.artifact_store.open(uri, "w") as f:
             f.write(html)
         return {uri: VisualizationType.HTML}
+
+
+class DetectorMaterializer(BaseMaterializer):
+    """The detector folder (safetensors, configs, threshold) copied file by file into the artifact store."""
+
+    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (Detector,)
+    ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.MODEL
+
+    def save(self, data: Detector) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            data.save(tmp)
+            for path in Path(tmp).iterdir():
+                fileio.copy(str(path), os.path.join(self.uri, path.name), overwrite=True)
+
+    def load(self, data_type: type[Any]) -> Detector:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in fileio.listdir(self.uri):
+                fileio.copy(os.path.join(self.uri, str(name)), os.path.join(tmp, str(name)), overwrite=True)
+            return Detector.load(tmp)
+
+    def extract_metadata(self, data: Detector) -> dict[str, Any]:
+        return {"threshold": data.threshold, **{k: v for k, v in data.info.items() if isinstance(v, str | int | float)}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ os.environ.setdefault("ZENML_LOGGING_COLORS_DISABLED", "true")
 
 REPO = Path(__file__).resolve().parent.parent
 FFPP_SAMPLE = REPO.parent / "shared" / "ffpp_sample"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers (synthetic_clips)
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +68,7 @@ def small_demo_tables(small_demo, small_clip_params, tmp_path_factory):
     store = ClipStore(tmp_path_factory.mktemp("clips"), small_clip_params)
     clips, failures = extract_catalog(catalog, store)
     return catalog, clips, failures, store
+
+
+# Tests also never touch the checkout's BentoML store.
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="bentoml-test-")

@@ -10,6 +10,7 @@ from zenml.logger import get_logger
 
 from deepfake_detection.clip_store import ClipStore, extract_catalog
 from deepfake_detection.config import DataConfig
+from deepfake_detection.contracts import ContractReport
 from deepfake_detection.dataset import ClipDataset
 from deepfake_detection.progress import Progress
 from steps.materializers import ClipDatasetMaterializer
@@ -49,11 +50,22 @@ def extract_clips(
 
 @step(output_materializers=ClipDatasetMaterializer)
 def build_dataset(
-    config: DataConfig, clip_table: pd.DataFrame, clip_failures: pd.DataFrame
+    config: DataConfig,
+    clip_table: pd.DataFrame,
+    clip_failures: pd.DataFrame,
+    video_report: ContractReport,
+    clip_report: ContractReport,
 ) -> Annotated[ClipDataset, "clip_dataset"]:
-    """The dataset artifact training consumes: clip table, store location and content hash."""
+    """The dataset artifact training consumes: clip table, store location, content hash, contract outcome."""
     store = ClipStore(config.clip_store, config.clips)
-    dataset = ClipDataset(table=clip_table, store_root=str(store.root), params=config.clips, failures=clip_failures)
+    dataset = ClipDataset(
+        table=clip_table,
+        store_root=str(store.root),
+        params=config.clips,
+        failures=clip_failures,
+        source="synthetic demo data (NOT FaceForensics++)" if config.demo is not None else "FaceForensics++",
+        contracts_passed=video_report.success and clip_report.success,
+    )
     log_metadata(dataset.summary())
     logger.info("dataset %s: %s", dataset.content_hash, dataset.summary()["per_split_label"])
     return dataset

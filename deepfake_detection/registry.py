@@ -1,0 +1,109 @@
+"""The model registry (ZenML Model Control Plane) and the export to the BentoML model store.
+
+Promotion rule: a new version becomes `production` only if (1) the data contracts of its dataset passed,
+(2) its validation and test AUC clear the configured minimums, and (3) it beats the current production
+version on the same test clips, where the production model is re-scored now rather than trusted from its
+old metadata. Otherwise it is `staging` and the reason is recorded. The previous production version is
+archived (ZenML's `force=True`), never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from deepfake_detection.detector import Detector
+
+MODEL_NAME = "deepfake-videomae"
+DETECTOR_ARTIFACT = "detector"
+
+
+class PromotionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_val_auc: float = Field(0.6, ge=0, le=1)
+    min_test_auc: float = Field(0.6, ge=0, le=1)
+    min_improvement: float = Field(0.0, ge=0, description="test AUC margin over production needed to replace it")
+
+
+class PromotionDecision(BaseModel):
+    promoted: bool
+    stage: str
+    reasons: list[str]
+    new_test_auc: float
+    production_test_auc: float | None = None
+    production_version: str | None = None
+
+
+def decide_promotion(
+    params: PromotionParams,
+    contracts_passed: bool,
+    val_auc: float,
+    test_auc: float,
+    production_auc: float | None,
+    production_version: str | None = None,
+) -> PromotionDecision:
+    """The promotion gate as a pure function: every failed condition is listed, not just the first."""
+    reasons = []
+    if not contracts_passed:
+        reasons.append("the dataset's data contracts did not pass")
+    if not val_auc >= params.min_val_auc:
+        reasons.append(f"validation AUC {val_auc:.4f} is below the minimum {params.min_val_auc}")
+    if not test_auc >= params.min_test_auc:
+        reasons.append(f"test AUC {test_auc:.4f} is below the minimum {params.min_test_auc}")
+    if production_auc is not None and not test_auc > production_auc + params.min_improvement:
+        reasons.append(
+            f"test AUC {test_auc:.4f} does not beat production version {production_version} "
+            f"({production_auc:.4f} on the same test clips, margin {params.min_improvement})"
+        )
+    promoted = not reasons
+    if promoted:
+        reasons.append(
+            "first production version"
+            if production_auc is None
+            else f"beats production version {production_version} ({test_auc:.4f} > {production_auc:.4f})"
+        )
+    return PromotionDecision(
+        promoted=promoted,
+        stage="production" if promoted else "staging",
+        reasons=reasons,
+        new_test_auc=test_auc,
+        production_test_auc=production_auc,
+        production_version=production_version,
+    )
+
+
+def production_detector(name: str = MODEL_NAME) -> tuple[Detector, str] | None:
+    """The detector artifact of the current production version and its version name, or None."""
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    try:
+        version = Client().get_model_version(name, ModelStages.PRODUCTION)
+    except KeyError:
+        return None
+    return version.get_artifact(DETECTOR_ARTIFACT).load(), str(version.name)
+
+
+def export_to_bentoml(detector: Detector, card: str, labels: dict[str, str], name: str = MODEL_NAME) -> str:
+    """Write the detector folder (safetensors, processor config, threshold, card) as a BentoML model.
+
+    Saved with `bentoml.models.create` rather than `bentoml.pytorch`, which breaks on torch's weights-only load.
+    """
+    import bentoml
+
+    metadata = {"threshold": detector.threshold, **{k: v for k, v in detector.info.items() if _scalar(v)}}
+    with tempfile.TemporaryDirectory() as tmp:
+        detector.save(tmp, card=card)
+        with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
+            for path in Path(tmp).iterdir():
+                (Path(model.path) / path.name).write_bytes(path.read_bytes())
+            (Path(model.path) / "provenance.json").write_text(json.dumps(detector.info, indent=1, default=str))
+    return str(model.tag)
+
+
+def _scalar(v) -> bool:
+    return isinstance(v, str | int | float | bool)

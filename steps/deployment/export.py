@@ -1,0 +1,33 @@
+"""Deployment step: the production detector into the BentoML model store as `deepfake-videomae`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from zenml import get_step_context, log_metadata, step
+from zenml.logger import get_logger
+
+from deepfake_detection.detector import Detector
+from deepfake_detection.evaluation import Evaluation
+from deepfake_detection.model_card import model_card
+from deepfake_detection.registry import MODEL_NAME, PromotionDecision, export_to_bentoml
+from deepfake_detection.training_config import TrainingConfig
+
+logger = get_logger(__name__)
+
+
+@step
+def export_model(
+    detector: Detector, evaluation: Evaluation, decision: PromotionDecision, config: TrainingConfig
+) -> Annotated[str, "bento_model_tag"]:
+    """Exports only a version that was promoted; returns the BentoML tag, or "" when nothing was exported."""
+    model = get_step_context().model
+    detector.info.update(model_name=MODEL_NAME, model_version=str(model.version), stage=decision.stage)
+    card = model_card(detector.info, evaluation, config.train.model_dump())
+    if not (decision.promoted and config.export_to_bentoml):
+        logger.info("not exported: version %s stays %s", model.version, decision.stage)
+        return ""
+    tag = export_to_bentoml(detector, card, labels={"stage": "production", "zenml_model_version": str(model.version)})
+    logger.info("exported %s to the BentoML store", tag)
+    log_metadata({"bento_model": tag}, infer_model=True)
+    return tag

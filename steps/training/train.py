@@ -1,0 +1,72 @@
+"""Training step: fine-tune, keep the best epoch, choose the threshold on validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from zenml import ArtifactConfig, log_metadata, step
+from zenml.enums import ArtifactType
+from zenml.logger import get_logger
+
+from deepfake_detection.dataset import ClipDataset
+from deepfake_detection.detector import Detector
+from deepfake_detection.drift_reference import reference_table
+from deepfake_detection.evaluation import score_table
+from deepfake_detection.metrics import choose_threshold
+from deepfake_detection.model import load_model
+from deepfake_detection.training import train
+from deepfake_detection.training_config import TrainingConfig
+from steps.materializers import DetectorMaterializer
+
+logger = get_logger(__name__)
+
+
+def _code_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@step(output_materializers={"detector": DetectorMaterializer})
+def train_model(
+    dataset: ClipDataset, config: TrainingConfig
+) -> tuple[
+    Annotated[Detector, ArtifactConfig(name="detector", artifact_type=ArtifactType.MODEL)],
+    Annotated[pd.DataFrame, "drift_reference"],
+]:
+    """Train on `train`, select on `val`; resumes an interrupted run of the same data and config."""
+    params = config.train
+    key = hashlib.sha256(f"{dataset.content_hash}{params.model_dump_json()}".encode()).hexdigest()[:12]
+    out_dir = Path(config.work_dir) / key
+    logger.info("training %s on %s (%s); checkpoints in %s", params.model.source, dataset.source,
+                dataset.content_hash, out_dir)  # fmt: skip
+    result = train(dataset, params, out_dir, resume=True)
+    model, processor = load_model(result.best_dir)
+    detector = Detector(model=model, processor=processor)
+    val = dataset.split("val")
+    detector.threshold = choose_threshold(val.is_fake.to_numpy(), score_table(detector, dataset, val))
+    detector.info = {
+        "base_model": params.model.source,
+        "trained_on": dataset.source,
+        "data_hash": dataset.content_hash,
+        "code_commit": _code_commit(),
+        "best_epoch": result.best_epoch,
+        "best_val_auc": result.best_val_auc,
+        "seconds_per_epoch": result.seconds_per_epoch,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "train_config": json.loads(params.model_dump_json()),
+    }
+    logger.info("best epoch %d, val AUC %.4f, threshold %.4f (Youden on val), %.1fs/epoch", result.best_epoch,
+                result.best_val_auc, detector.threshold, result.seconds_per_epoch)  # fmt: skip
+    log_metadata(
+        {"training": {k: v for k, v in detector.info.items() if k != "train_config"}, "history": result.history},
+        infer_model=True,
+    )
+    return detector, reference_table(dataset.split("train"))

@@ -1,0 +1,54 @@
+"""Training learns, and an interrupted run resumes to the same weights."""
+
+from __future__ import annotations
+
+import pytest
+from safetensors.torch import load_file
+from synthetic_clips import make_clip_dataset
+
+from deepfake_detection.training import TrainParams, train
+
+TINY_MODEL = {
+    "scratch": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+}
+
+
+def test_training_learns_blended_face_regions(tmp_path):
+    # 180 real + 180 fake training clips of 16x64x64 from the carphone footage; fakes carry a soft-masked colour
+    # shift of 24-40 levels per channel in the face region (the guide's measured recipe, at 64 px for speed).
+    dataset = make_clip_dataset(tmp_path / "clips", n_per_class=60, size=64, shift=40, light=0.0)
+    params = TrainParams(model=TINY_MODEL, epochs=12, batch_size=8, lr=1e-3, lr_decay=1.0, unfreeze={0: 100},
+                         patience=12, augment={"jpeg": 0.0, "saturation": 0.0, "brightness": 0.0, "contrast": 0.0})  # fmt: skip
+    result = train(dataset, params, tmp_path / "run")
+    # Chance is 0.5; with 60+60 validation clips the AUC of a useless model has a standard deviation of ~0.05, so
+    # 0.75 is five standard deviations above chance, and well below what this seeded run reached when measured (0.94).
+    assert result.best_val_auc >= 0.75, result.history
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+    assert all("classifier" in h["trainable"] for h in result.history)
+
+
+def test_resume_after_interruption_gives_the_same_weights(tmp_path):
+    dataset = make_clip_dataset(tmp_path / "clips", n_per_class=6, size=32, shift=40)
+    params = TrainParams(model=TINY_MODEL, epochs=3, batch_size=4, lr=1e-3, unfreeze={0: 0, 1: 100}, patience=5)
+
+    straight = train(dataset, params, tmp_path / "straight")
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_first_epoch(record):
+        if record["epoch"] == 0:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(dataset, params, tmp_path / "resumed", on_epoch_end=stop_after_first_epoch)
+    resumed = train(dataset, params, tmp_path / "resumed", resume=True)
+
+    assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
+    assert [h["trainable"] for h in resumed.history] == [h["trainable"] for h in straight.history]
+    a = load_file(tmp_path / "straight" / "last" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "last" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert (a[key] == b[key]).all(), key
+    assert resumed.best_val_auc == straight.best_val_auc
