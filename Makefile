@@ -16,7 +16,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data test lint clean
+.PHONY: install demo data train test lint clean
 
 install: $(STAMP)
 
@@ -30,9 +30,17 @@ $(STAMP): pyproject.toml
 .zen: | $(STAMP)
 	$(BIN)/zenml init
 
-# The main job on the embedded default: demo data -> data pipeline on the local ZenML store.
+# The main job on the embedded default: demo data -> clips -> training -> promotion -> BentoML export.
 demo: $(STAMP) .zen
 	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
+	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training.yaml
+	$(BIN)/python scripts/demo_summary.py
+
+data: $(STAMP) .zen
+	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
+
+train: $(STAMP) .zen
+	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check .

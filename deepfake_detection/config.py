@@ -49,7 +49,7 @@ class DemoParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pairs: dict[str, int] = Field(default_factory=lambda: {"train": 6, "val": 2, "test": 2})
+    pairs: dict[str, int] = Field(default_factory=lambda: {"train": 8, "val": 2, "test": 2})
     frames: int = Field(48, ge=16)
     seed: int = 0
 

