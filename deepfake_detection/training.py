@@ -29,6 +29,8 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from deepfake_detection.augment import AugmentParams, augment_clip
 from deepfake_detection.dataset import ClipDataset
+from deepfake_detection.detector import Detector
+from deepfake_detection.evaluation import score_table
 from deepfake_detection.metrics import binary_metrics
 from deepfake_detection.model import ModelParams, Preprocessing, build_model, save_model, set_trainable_blocks
 
@@ -163,7 +165,7 @@ def train(
                 optimizer.zero_grad()
             losses.append(float(loss.detach()))
         scheduler.step()
-        val = evaluate_split(accelerator.unwrap_model(model), preprocess, dataset, val_table, params.eval_batch_size)
+        val = evaluate_split(accelerator.unwrap_model(model), processor, dataset, val_table, params.eval_batch_size)
         epoch_times.append(time.monotonic() - t0)
         record = {
             "epoch": epoch,
@@ -219,21 +221,7 @@ def _train_loader(ds: ClipTorchDataset, labels: np.ndarray, params: TrainParams,
     )  # fmt: skip
 
 
-def score_clips(
-    model, preprocess: Preprocessing, dataset: ClipDataset, table: pd.DataFrame, batch_size: int = 16
-) -> np.ndarray:
-    """p(fake) for every clip of `table`, in order."""
-    from deepfake_detection.model import predict_proba
-
-    out = []
-    for i in range(0, len(table), batch_size):
-        clips = np.stack([np.asarray(dataset.load_clip(p)) for p in table.clip_path[i : i + batch_size]])
-        out.append(predict_proba(model, preprocess, clips, batch_size))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-def evaluate_split(
-    model, preprocess: Preprocessing, dataset: ClipDataset, table: pd.DataFrame, batch_size: int
-) -> dict:
-    p = score_clips(model, preprocess, dataset, table, batch_size)
+def evaluate_split(model, processor, dataset: ClipDataset, table: pd.DataFrame, batch_size: int) -> dict:
+    """Validation metrics at 0.5 through the same scoring path as evaluation and serving."""
+    p = score_table(Detector(model, processor), dataset, table, batch_size)
     return binary_metrics(table.is_fake.to_numpy(), p, 0.5)
