@@ -152,7 +152,8 @@ def train(
         torch.manual_seed(params.seed + epoch)
         trainable = set_trainable_blocks(accelerator.unwrap_model(model), params.blocks_at(epoch))
         train_ds.epoch = epoch
-        loader = _train_loader(train_ds, labels, params, epoch)
+        # prepared each epoch: under `accelerate launch` every process gets its shard of the epoch's sample order
+        loader = accelerator.prepare_data_loader(_train_loader(train_ds, labels, params, epoch))
         model.train()
         losses = []
         for clips, y in loader:
