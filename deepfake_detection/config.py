@@ -11,6 +11,8 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from deepfake_detection.video import VideoLimits
+
 
 class ClipParams(BaseModel):
     """How clips are cut from a video. Anything that changes clip pixels belongs here (it keys the cache)."""
@@ -31,17 +33,6 @@ class ClipParams(BaseModel):
     def cache_key(self) -> str:
         """A short stable hash of these parameters: clips made with other parameters never mix."""
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
-
-
-class LimitParams(BaseModel):
-    """Bounds checked at probe time, before decoding (see `video.VideoLimits`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_bytes: int = 2_000_000_000
-    max_duration_s: float = 3600.0
-    max_frames: int = 200_000
-    max_pixels: int = 3840 * 2160
 
 
 class DemoParams(BaseModel):
@@ -65,7 +56,7 @@ class DataConfig(BaseModel):
     compressions: list[str] | None = Field(None, description="c0/c23/c40; None: all present")
     clip_store: str = ".cache/clips"
     clips: ClipParams = Field(default_factory=ClipParams)
-    limits: LimitParams = Field(default_factory=LimitParams)
+    limits: VideoLimits = Field(default_factory=VideoLimits)
     demo: DemoParams | None = Field(None, description="set to build the synthetic demo set at ffpp_root first")
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 
 class VideoError(Exception):
@@ -22,9 +23,10 @@ class VideoLimitError(VideoError):
     """A readable video that exceeds a configured limit (size, duration, frames or pixels)."""
 
 
-@dataclass(frozen=True)
-class VideoLimits:
+class VideoLimits(BaseModel):
     """Bounds checked before any frame is decoded, so one huge upload cannot exhaust memory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_bytes: int = 2_000_000_000
     max_duration_s: float = 3600.0

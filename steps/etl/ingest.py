@@ -13,7 +13,6 @@ from deepfake_detection.config import DataConfig
 from deepfake_detection.demo_data import build_demo_dataset
 from deepfake_detection.ffpp import OfficialSplits, build_catalog
 from deepfake_detection.progress import Progress
-from deepfake_detection.video import VideoLimits
 
 logger = get_logger(__name__)
 
@@ -41,7 +40,7 @@ def ingest_videos(config: DataConfig, ffpp_root: str) -> Annotated[pd.DataFrame,
         methods=config.methods,
         compressions=config.compressions,
         splits=OfficialSplits.load(splits_dir),
-        limits=VideoLimits(**config.limits.model_dump()),
+        limits=config.limits,
         progress=Progress("probe", 0, logger),
     )
     errors = int(catalog["error"].notna().sum())
