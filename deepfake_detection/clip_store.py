@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 VIDEO_COLUMNS = ["video_id", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split"]
 # Probed video metadata copied onto every clip: the drift reference of a model is built from them.
-VIDEO_META_COLUMNS = ["fps", "bitrate", "codec", "pixel_format", "duration_s"]
+VIDEO_META_COLUMNS = ["path", "fps", "bitrate", "codec", "pixel_format", "duration_s"]
 FAILURE_COLUMNS = ["video_id", "path", "clip_index", "stage", "reason"]
 
 

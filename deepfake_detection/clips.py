@@ -6,6 +6,7 @@ This is the one preprocessing path: training data and served requests both go th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,10 +74,12 @@ def extract_clips(
     reader: FrameReader,
     params: ClipParams,
     detector: FaceDetector,
+    before_each_clip: Callable[[], None] | None = None,
 ) -> tuple[list[Clip], list[ClipFailure]]:
     """All clips of one opened video: a list of clips and a list of the windows that gave none.
 
     A video shorter than one clip, or a window without a face, is reported, never padded with black.
+    `before_each_clip` may raise to stop early (the service's deadline).
     """
     starts = plan_clip_starts(reader.num_frames, params)
     if not starts:
@@ -86,6 +89,8 @@ def extract_clips(
     failures: list[ClipFailure] = []
     keys = keyframe_positions(params)
     for clip_index, start in enumerate(starts):
+        if before_each_clip is not None:
+            before_each_clip()
         indices = [start + i * params.stride for i in range(params.clip_len)]
         try:
             frames = reader.get(indices)

@@ -1,23 +1,39 @@
-"""The drift reference of a model: per-video resolution and compression columns of its training data.
+"""The drift reference of a model: the drift features of every video it was trained on.
 
-Stored with every model version, so monitoring compares served traffic with what that version saw.
+Stored with every model version, so monitoring compares served traffic with what that version saw. The
+columns are `drift_features.video_features` of each training video, the very function the service applies
+to uploads, plus the video's label, method and compression for slicing.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import pandas as pd
 
-REFERENCE_COLUMNS = ["frame_width", "frame_height", "fps", "bitrate", "codec", "pixel_format", "compression"]
+from deepfake_detection.drift_features import FEATURE_COLUMNS, video_features
+from deepfake_detection.video import VideoError
+
+log = logging.getLogger(__name__)
+KEY_COLUMNS = ["video_id", "label", "method", "compression"]
 
 
-def reference_table(clips: pd.DataFrame) -> pd.DataFrame:
-    """One row per training video with its probed metadata, bits per pixel and median face size."""
-    cols = [c for c in REFERENCE_COLUMNS if c in clips.columns]
-    aggregations = {c: (c, "first") for c in cols}
-    if "face_size" in clips.columns:
-        aggregations["face_size"] = ("face_size", "median")
-    videos = clips.groupby("video_id", as_index=False).agg(**aggregations)
-    videos = videos.rename(columns={"frame_width": "width", "frame_height": "height"})
-    if {"bitrate", "width", "height", "fps"} <= set(videos.columns):
-        videos["bits_per_pixel"] = videos.bitrate / (videos.width * videos.height * videos.fps)
-    return videos
+def reference_table(clips: pd.DataFrame, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """One row per training video: its drift features, with the median face size of its clips.
+
+    A video that cannot be read any more (moved, deleted) is logged and left out rather than failing training.
+    """
+    keys = [c for c in KEY_COLUMNS if c in clips.columns]
+    videos = clips.groupby("path", as_index=False).agg(
+        **{k: (k, "first") for k in keys}, face_size=("face_size", "median")
+    )
+    rows = []
+    for i, video in enumerate(videos.to_dict("records")):
+        try:
+            rows.append({**{k: video[k] for k in keys}, **video_features(video["path"], video["face_size"])})
+        except (VideoError, OSError) as exc:
+            log.warning("drift reference: skipping %s (%s)", video["path"], exc)
+        if progress:
+            progress(i + 1, len(videos))
+    return pd.DataFrame(rows, columns=[*keys, *FEATURE_COLUMNS])

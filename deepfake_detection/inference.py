@@ -1,4 +1,4 @@
-"""Video in, verdict out: the one path for batch scoring and (next) the BentoML service.
+"""Video in, verdict out: the one path for batch scoring and the BentoML service.
 
 It reuses the training preprocessing exactly: `video.probe` with limits, `clips.extract_clips` (decode, faces,
 tracking, crops) and the detector's saved processor config. Face tracks are indexed by size within each clip
@@ -9,25 +9,36 @@ evaluation (mean over a face's clips, max over faces). A video with no usable fa
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from deepfake_detection.clips import extract_clips, make_detector
 from deepfake_detection.config import ClipParams
-from deepfake_detection.detector import Detector
 from deepfake_detection.faces import FaceDetector
 from deepfake_detection.metrics import video_scores
-from deepfake_detection.video import FrameReader, VideoLimits, probe
+from deepfake_detection.video import FrameReader, VideoInfo, VideoLimits, probe
+
+
+class ClipScorer(Protocol):
+    """What scores clips: a `Detector` in process, or the service's batched BentoML API."""
+
+    threshold: float
+
+    def score(self, clips: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
 class FaceResult:
     face_index: int
     p_fake: float
+    face_size: float  # median face box side in pixels over its clips
     timeline: list[dict]  # one entry per clip: start_s, end_s, p_fake, crop box in the clip's middle frame
     thumbnail: np.ndarray | None = None  # the face crop of the middle frame of its first clip, uint8
 
@@ -41,36 +52,66 @@ class VideoVerdict:
     video: dict
     reasons: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    info: VideoInfo | None = None
 
-    def as_dict(self) -> dict:
+    @property
+    def face_size(self) -> float | None:
+        """Size of the largest face, the one drift monitoring tracks."""
+        return max((f.face_size for f in self.faces), default=None)
+
+    def as_dict(self, thumbnails: bool = False) -> dict:
+        """JSON-ready; with `thumbnails`, each face carries a small base64 JPEG of its crop."""
         out = asdict(self)
-        for face in out["faces"]:
+        out.pop("info")
+        for face, result in zip(out["faces"], self.faces, strict=True):
             face.pop("thumbnail", None)
+            if thumbnails and result.thumbnail is not None:
+                face["thumbnail_jpeg"] = jpeg_base64(result.thumbnail)
         return out
+
+
+class AnalysisTimeout(Exception):
+    """The analysis ran past its deadline; raised between clips so no work continues after a timeout."""
+
+
+def jpeg_base64(image: np.ndarray, side: int = 112, quality: int = 85) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).resize((side, side)).save(buf, format="JPEG", quality=quality)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def analyze_video(
     path: str | Path,
-    detector: Detector,
+    scorer: ClipScorer,
     params: ClipParams,
     limits: VideoLimits | None = None,
     face_detector: FaceDetector | None = None,
+    deadline: float | None = None,
 ) -> VideoVerdict:
-    """Probe (limits first), cut face clips, score them and decide. Raises `VideoError` for unusable files."""
+    """Probe (limits first), cut face clips, score them and decide. Raises `VideoError` for unusable files.
+
+    `deadline` is a `time.monotonic()` value; past it, `AnalysisTimeout` is raised at the next clip.
+    """
     t0 = time.monotonic()
     info = probe(path, limits)
     reader = FrameReader(path)
     t1 = time.monotonic()
-    clips, failures = extract_clips(reader, params, face_detector or make_detector(params))
+
+    def check_deadline() -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise AnalysisTimeout(f"analysis did not finish in time ({time.monotonic() - t0:.1f}s)")
+
+    clips, failures = extract_clips(reader, params, face_detector or make_detector(params), check_deadline)
     t2 = time.monotonic()
     reasons = sorted({f.reason.split(":")[0] for f in failures})
-    scores = detector.score(np.stack([c.pixels for c in clips])) if clips else np.zeros(0)
+    scores = np.asarray(scorer.score(np.stack([c.pixels for c in clips]))) if clips else np.zeros(0)
     t3 = time.monotonic()
     timings = {"decode_s": t1 - t0, "faces_s": t2 - t1, "model_s": t3 - t2}
     if not clips:
-        return VideoVerdict(
-            "inconclusive", None, detector.threshold, [], info.as_dict(), reasons or ["no face"], timings
-        )
+        reasons = reasons or ["no face"]
+        return VideoVerdict("inconclusive", None, scorer.threshold, [], info.as_dict(), reasons, timings, info)
     table = pd.DataFrame({"video_id": "v", "face_index": [c.face_index for c in clips], "p_fake": scores, "is_fake": 0})
     p_video = float(video_scores(table).p_fake.iloc[0])
     faces = []
@@ -80,6 +121,7 @@ def analyze_video(
             FaceResult(
                 face_index=face_index,
                 p_fake=float(np.mean([s for _, s in own])),
+                face_size=float(np.median([c.face_size for c, _ in own])),
                 timeline=[
                     {
                         "start_s": c.start_s,
@@ -92,5 +134,5 @@ def analyze_video(
                 thumbnail=own[0][0].pixels[len(own[0][0].pixels) // 2],
             )
         )
-    verdict = "fake" if p_video >= detector.threshold else "real"
-    return VideoVerdict(verdict, p_video, detector.threshold, faces, info.as_dict(), reasons, timings)
+    verdict = "fake" if p_video >= scorer.threshold else "real"
+    return VideoVerdict(verdict, p_video, scorer.threshold, faces, info.as_dict(), reasons, timings, info)

@@ -107,3 +107,25 @@ def export_to_bentoml(detector: Detector, card: str, labels: dict[str, str], nam
 
 def _scalar(v) -> bool:
     return isinstance(v, str | int | float | bool)
+
+
+def is_demo_model(info: dict) -> bool:
+    """A model trained on the synthetic demo set: it proves the plumbing, it detects no deepfakes."""
+    return "NOT FaceForensics++" in str(info.get("trained_on", ""))
+
+
+def describe_served_model(tag: str, labels: dict, info: dict) -> dict:
+    """What the service tells every client about the model that produced a verdict."""
+    return {
+        "name": MODEL_NAME,
+        "version": labels.get("zenml_model_version", "unknown"),
+        "stage": labels.get("stage", "unknown"),
+        "bento_tag": tag,
+        "base_model": info.get("base_model", "unknown"),
+        "trained_on": info.get("trained_on", "unknown"),
+        "warning": (
+            "trained on synthetic demo data: this model is not a deepfake detector, its verdicts mean nothing"
+            if is_demo_model(info)
+            else None
+        ),
+    }

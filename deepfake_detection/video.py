@@ -23,6 +23,10 @@ class VideoLimitError(VideoError):
     """A readable video that exceeds a configured limit (size, duration, frames or pixels)."""
 
 
+class NoVideoStream(VideoError):
+    """A readable container without a video stream (audio only, subtitles, data)."""
+
+
 class VideoLimits(BaseModel):
     """Bounds checked before any frame is decoded, so one huge upload cannot exhaust memory."""
 
@@ -77,7 +81,7 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
         raise VideoError(f"{path}: not a readable video container ({type(exc).__name__}: {exc})") from exc
     try:
         if not container.streams.video:
-            raise VideoError(f"{path}: no video stream (audio-only or data file)")
+            raise NoVideoStream(f"{path}: no video stream (audio-only or data file)")
         stream = container.streams.video[0]
         ctx = stream.codec_context
         width, height = int(ctx.width or 0), int(ctx.height or 0)

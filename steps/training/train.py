@@ -19,6 +19,7 @@ from deepfake_detection.drift_reference import reference_table
 from deepfake_detection.evaluation import score_table
 from deepfake_detection.metrics import choose_threshold
 from deepfake_detection.model import load_model
+from deepfake_detection.progress import Progress
 from deepfake_detection.training import train
 from deepfake_detection.training_config import TrainingConfig
 from steps.materializers import DetectorMaterializer
@@ -62,11 +63,15 @@ def train_model(
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
         "train_config": json.loads(params.model_dump_json()),
+        "clip_params": dataset.params.model_dump(),  # serving cuts clips exactly as training did
     }
     logger.info("best epoch %d, val AUC %.4f, threshold %.4f (Youden on val), %.1fs/epoch", result.best_epoch,
                 result.best_val_auc, detector.threshold, result.seconds_per_epoch)  # fmt: skip
     log_metadata(
-        {"training": {k: v for k, v in detector.info.items() if k != "train_config"}, "history": result.history},
+        {"training": {k: v for k, v in detector.info.items() if k not in ("train_config", "clip_params")},
+         "history": result.history},
         infer_model=True,
     )
-    return detector, reference_table(dataset.split("train"))
+    logger.info("drift reference: measuring the training videos")
+    reference = reference_table(dataset.split("train"), progress=Progress("drift reference", 0, logger))
+    return detector, reference

@@ -1,0 +1,72 @@
+"""The durable log of served requests: one SQLite row per accepted upload, written before the answer.
+
+It is what drift monitoring reads as the "current" window, so it holds the same drift columns as the
+reference (`drift_features.FEATURE_COLUMNS`) next to the verdict. SQLite in WAL mode: many readers,
+one writer at a time, durable across restarts; each append is its own committed transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from deepfake_detection.drift_features import FEATURE_COLUMNS, NUMERIC_COLUMNS
+
+DB_NAME = "requests.sqlite"
+LOG_COLUMNS = ["request_id", "time", "model_name", "model_version", "verdict", "p_fake", "reasons",
+               *FEATURE_COLUMNS]  # fmt: skip
+
+
+class RequestLog:
+    """Append and read served requests under `folder` (created if needed)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            cols = ", ".join(f"{c} {'REAL' if c in NUMERIC_COLUMNS or c in ('time', 'p_fake') else 'TEXT'}"
+                             for c in LOG_COLUMNS)  # fmt: skip
+            db.execute(f"CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def append(self, row: dict) -> None:
+        """Write one row and commit; unknown keys are an error, missing ones are NULL."""
+        unknown = set(row) - set(LOG_COLUMNS)
+        if unknown:
+            raise ValueError(f"not request log columns: {sorted(unknown)}")
+        row = {"time": time.time(), **row}
+        if isinstance(row.get("reasons"), list):
+            row["reasons"] = json.dumps(row["reasons"])
+        names = list(row)
+        with self._connect() as db:
+            db.execute(
+                f"INSERT INTO requests ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [row[n] for n in names],
+            )
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+    def read(self, last: int | None = None, since: float | None = None, until: float | None = None) -> pd.DataFrame:
+        """Rows in time order: the `last` N, and/or those with `since <= time < until` (unix seconds)."""
+        where, args = [], []
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("time < ?")
+            args.append(until)
+        sql = "SELECT * FROM requests" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC"
+        if last is not None:
+            sql += f" LIMIT {int(last)}"
+        with self._connect() as db:
+            table = pd.read_sql_query(sql, db, params=args)
+        return table.iloc[::-1].reset_index(drop=True)

@@ -1,0 +1,45 @@
+"""Settings of the BentoML service, read from one YAML file (`configs/serving.yaml` by default).
+
+`DEEPFAKE_SERVING_CONFIG` names another file; tests use it to start servers with small limits. BentoML's
+own traffic settings (timeout, max concurrency) are taken from here too, so one file says how the service
+behaves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from deepfake_detection.video import VideoLimits
+
+ENV_VAR = "DEEPFAKE_SERVING_CONFIG"
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "configs" / "serving.yaml"
+
+
+class ServiceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_tag: str = Field("deepfake-videomae:latest", description="BentoML model to serve")
+    max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="larger uploads get 413")
+    limits: VideoLimits = Field(
+        default_factory=lambda: VideoLimits(max_duration_s=600, max_frames=36_000, max_pixels=3840 * 2160),
+        description="probe limits; a video over them gets 422 before any frame is decoded",
+    )
+    request_timeout_s: float = Field(120, gt=0, description="BentoML traffic.timeout: a slower request gets 504")
+    max_concurrency: int = Field(4, ge=1, description="requests in flight; more get 429 at once")
+    clips_per_video: int = Field(8, ge=1, description="timeline resolution: clips scored per video")
+    max_faces: int = Field(3, ge=1, description="faces tracked per clip, largest first")
+    adaptive_batching: bool = Field(True, description="score clips through the batchable API (off: one call each)")
+    max_batch_size: int = Field(16, ge=1, description="clips per model batch")
+    max_latency_ms: int = Field(20_000, ge=1, description="how long a batch may wait for more clips")
+    request_log_dir: str = Field(".cache/serving", description="SQLite request log (drift monitoring reads it)")
+    upload_dir: str | None = Field(None, description="where uploads are spooled; None: the system temp dir")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> ServiceSettings:
+        path = Path(path or os.environ.get(ENV_VAR) or DEFAULT_FILE)
+        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+        return cls(**(data or {}))

@@ -1,0 +1,249 @@
+"""The BentoML service: upload a video, get a verdict, a per-clip timeline per face, and the faces.
+
+Two services, one process each under `bentoml serve`:
+
+- `ClipScorer` holds the model and scores clips through a batchable API, so BentoML's adaptive batching
+  merges clips of concurrent requests into one forward pass.
+- `DeepfakeDetection` is the front door. `/detect` and the page are FastAPI routes mounted on it rather than
+  a BentoML `Path` input, because an upload must be size-checked while it streams (413 before 200 MB are
+  read), stored under a random name (BentoML's `Path` keeps the client's file name as the temp file suffix)
+  and answered with precise status codes. Decoding, faces and clips are the library's, the same code that
+  made the training clips. BentoML's middlewares still apply: `max_concurrency` -> 429, `timeout` -> 504.
+
+Settings: `configs/serving.yaml` (or the file named by `DEEPFAKE_SERVING_CONFIG`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import anyio
+import bentoml
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.datastructures import UploadFile
+
+from deepfake_detection.offline import apply_offline_env
+
+apply_offline_env()
+
+from deepfake_detection.clips import make_detector  # noqa: E402
+from deepfake_detection.config import ClipParams  # noqa: E402
+from deepfake_detection.detector import DETECTOR_FILE, Detector  # noqa: E402
+from deepfake_detection.drift_features import video_features  # noqa: E402
+from deepfake_detection.inference import AnalysisTimeout, analyze_video  # noqa: E402
+from deepfake_detection.registry import describe_served_model  # noqa: E402
+from deepfake_detection.request_log import RequestLog  # noqa: E402
+from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
+from deepfake_detection.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
+from deepfake_detection.video import NoVideoStream, VideoError, VideoLimitError  # noqa: E402
+
+log = logging.getLogger("deepfake_detection.service")
+settings = ServiceSettings.load()
+STATIC = Path(__file__).resolve().parent / "static"
+MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file part
+
+verdicts_total = bentoml.metrics.Counter(
+    name="deepfake_verdicts_total", documentation="Answered /detect requests by verdict", labelnames=["verdict"]
+)
+rejections_total = bentoml.metrics.Counter(
+    name="deepfake_rejections_total",
+    documentation="Rejected /detect requests by HTTP status and reason",
+    labelnames=["status", "reason"],
+)
+
+app = FastAPI(title="deepfake-videomae", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _model_not_found(tag: str) -> RuntimeError:
+    return RuntimeError(f"no model {tag!r} in the BentoML store; run `make demo` (or the training pipeline) first")
+
+
+@bentoml.service(name="clip_scorer", traffic={"timeout": settings.request_timeout_s})
+class ClipScorer:
+    """The model: p(fake) of uint8 clips (N, 16, 224, 224, 3)."""
+
+    def __init__(self) -> None:
+        self.detector: Detector | None = None
+        try:
+            self.bento_model = bentoml.models.get(settings.model_tag)
+        except bentoml.exceptions.NotFound as exc:
+            raise _model_not_found(settings.model_tag) from exc
+        # /readyz answers 503 until the weights are loaded; /livez answers at once
+        threading.Thread(target=self._load, daemon=True).start()
+
+    def _load(self) -> None:
+        self.detector = Detector.load(self.bento_model.path)
+        log.info("loaded %s", self.bento_model.tag)
+
+    def __is_ready__(self) -> bool:
+        return self.detector is not None
+
+    @bentoml.api(
+        batchable=True, batch_dim=0, max_batch_size=settings.max_batch_size, max_latency_ms=settings.max_latency_ms
+    )
+    def score(self, clips: np.ndarray) -> np.ndarray:
+        return self._score(clips)
+
+    @bentoml.api
+    def score_unbatched(self, clips: np.ndarray) -> np.ndarray:
+        return self._score(clips)
+
+    def _score(self, clips: np.ndarray) -> np.ndarray:
+        if self.detector is None:
+            raise bentoml.exceptions.ServiceUnavailable("model is still loading")
+        return self.detector.score(clips).astype(np.float32)
+
+
+class Rejection(Exception):
+    """A request answered with an error status; `reason` labels the rejection counter."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+@bentoml.service(
+    name="deepfake_detection",
+    http={"host": "127.0.0.1", "port": 3000},
+    traffic={"timeout": settings.request_timeout_s, "max_concurrency": settings.max_concurrency},
+)
+@bentoml.asgi_app(app, path="/")
+class DeepfakeDetection:
+    """POST /detect (multipart field `video`), GET / (the page), /livez, /readyz, /metrics."""
+
+    scorer = bentoml.depends(ClipScorer)
+
+    def __init__(self) -> None:
+        try:
+            bento_model = bentoml.models.get(settings.model_tag)
+        except bentoml.exceptions.NotFound as exc:
+            raise _model_not_found(settings.model_tag) from exc
+        meta = json.loads((Path(bento_model.path) / DETECTOR_FILE).read_text())
+        self.threshold = float(meta["threshold"])
+        info = meta.get("info", {})
+        self.model = describe_served_model(str(bento_model.tag), bento_model.info.labels, info)
+        if "clip_params" not in info:
+            log.warning("model %s does not record its clip parameters; using the defaults", bento_model.tag)
+        self.clip_params = ClipParams(
+            **{**info.get("clip_params", {}), "clips_per_video": settings.clips_per_video,
+               "max_faces": settings.max_faces}
+        )  # fmt: skip
+        self.request_log = RequestLog(settings.request_log_dir)
+        self.upload_dir = Path(settings.upload_dir or tempfile.gettempdir())
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        log.info("serving %s (threshold %.4f), clips %s", self.model, self.threshold, self.clip_params)
+
+    @app.get("/")
+    def index(self) -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/model")
+    def model_info(self) -> dict:
+        return {**self.model, "threshold": self.threshold, "clip_params": self.clip_params.model_dump()}
+
+    @app.post("/detect")
+    async def detect(self, request: Request) -> JSONResponse:
+        request_id = uuid.uuid4().hex
+        path = self.upload_dir / f"upload-{request_id}.video"  # never the client's file name
+        try:
+            await self._receive_upload(request, path)
+            answer = await anyio.to_thread.run_sync(self._analyze, path, request_id)
+        except Rejection as exc:
+            rejections_total.labels(status=str(exc.status), reason=exc.reason).inc()
+            message = str(exc).replace(str(path), "upload")
+            return JSONResponse({"error": message, "reason": exc.reason, "request_id": request_id}, exc.status)
+        finally:
+            path.unlink(missing_ok=True)
+        verdicts_total.labels(verdict=answer["verdict"]).inc()
+        return JSONResponse(answer)
+
+    async def _receive_upload(self, request: Request, path: Path) -> None:
+        """Stream the multipart body to `path`, rejecting oversized, missing and non-video uploads."""
+        limit = settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+            raise Rejection(413, "too_large", f"request body is {declared} bytes; uploads are limited to {limit}")
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise Rejection(400, "not_multipart", "send the video as multipart/form-data in the field 'video'")
+        received = 0
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await request.receive()
+            received += len(message.get("body", b""))
+            if received > limit + MULTIPART_SLACK:
+                raise Rejection(413, "too_large", f"request body is over the upload limit of {limit} bytes")
+            return message
+
+        form = await Request(request.scope, limited_receive).form(max_files=1, max_fields=8)
+        try:
+            upload = form.get("video")
+            if not isinstance(upload, UploadFile):
+                raise Rejection(400, "no_video_field", "no file in the multipart field 'video'")
+            if upload.size is not None and upload.size > limit:
+                raise Rejection(413, "too_large", f"video is {upload.size} bytes; uploads are limited to {limit}")
+            upload.file.seek(0)
+            head = upload.file.read(SNIFF_BYTES)
+            if not head:
+                raise Rejection(415, "empty", "the uploaded video is empty (0 bytes)")
+            if sniff_container(head) is None:
+                raise Rejection(415, "not_a_video", "not a video container this service accepts (mp4/mov, "
+                                "mkv/webm, avi, mpeg-ts/ps, flv)")  # fmt: skip
+            upload.file.seek(0)
+            with path.open("wb") as out:
+                shutil.copyfileobj(upload.file, out, 1 << 20)
+        finally:
+            await form.close()
+
+    def _analyze(self, path: Path, request_id: str) -> dict:
+        """Probe with limits, analyse within the deadline, log the request, and build the answer."""
+        deadline = time.monotonic() + 0.9 * settings.request_timeout_s
+        scorer = _RemoteScorer(self.scorer, self.threshold, settings.adaptive_batching)
+        try:
+            verdict = analyze_video(path, scorer, self.clip_params, settings.limits, make_detector(self.clip_params),
+                                    deadline)  # fmt: skip
+            t0 = time.monotonic()
+            features = video_features(path, verdict.face_size, verdict.info)
+            verdict.timings["features_s"] = time.monotonic() - t0
+        except VideoLimitError as exc:
+            raise Rejection(422, "over_limit", str(exc)) from exc
+        except NoVideoStream as exc:
+            raise Rejection(415, "no_video_stream", str(exc)) from exc
+        except VideoError as exc:
+            raise Rejection(422, "unreadable", str(exc)) from exc
+        except AnalysisTimeout as exc:
+            raise Rejection(504, "timeout", str(exc)) from exc
+        answer = {"request_id": request_id, **verdict.as_dict(thumbnails=True), "model": self.model}
+        answer["video"].pop("path", None)
+        self.request_log.append(
+            {
+                "request_id": request_id,
+                "model_name": self.model["name"],
+                "model_version": self.model["version"],
+                "verdict": verdict.verdict,
+                "p_fake": verdict.p_fake,
+                "reasons": verdict.reasons,
+                **features,
+            }
+        )  # written before the answer leaves
+        return answer
+
+
+class _RemoteScorer:
+    """Adapts the ClipScorer dependency to the library's `ClipScorer` protocol from a worker thread."""
+
+    def __init__(self, remote, threshold: float, batched: bool) -> None:
+        self.remote, self.threshold, self.batched = remote, threshold, batched
+
+    def score(self, clips: np.ndarray) -> np.ndarray:
+        api = self.remote.to_async.score if self.batched else self.remote.to_async.score_unbatched
+        return np.asarray(anyio.from_thread.run(api, clips))
