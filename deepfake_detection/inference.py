@@ -19,8 +19,9 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.clips import extract_clips, make_detector
+from deepfake_detection.clips import Clip, extract_clips, make_detector
 from deepfake_detection.config import ClipParams
+from deepfake_detection.drift_features import video_features
 from deepfake_detection.faces import FaceDetector
 from deepfake_detection.metrics import video_scores
 from deepfake_detection.video import FrameReader, VideoInfo, VideoLimits, probe
@@ -82,36 +83,59 @@ def jpeg_base64(image: np.ndarray, side: int = 112, quality: int = 85) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def analyze_video(
+@dataclass
+class ExtractedVideo:
+    """Everything decoded from one video before the model sees it (picklable: it crosses processes)."""
+
+    info: VideoInfo
+    clips: list[Clip]
+    reasons: list[str]
+    timings: dict
+    features: dict | None = None  # drift features, when asked for
+
+
+def extract_video(
     path: str | Path,
-    scorer: ClipScorer,
     params: ClipParams,
     limits: VideoLimits | None = None,
     face_detector: FaceDetector | None = None,
-    deadline: float | None = None,
-) -> VideoVerdict:
-    """Probe (limits first), cut face clips, score them and decide. Raises `VideoError` for unusable files.
+    time_budget_s: float | None = None,
+    with_features: bool = False,
+) -> ExtractedVideo:
+    """Probe (limits first) and cut the face clips; optionally measure the drift features.
 
-    `deadline` is a `time.monotonic()` value; past it, `AnalysisTimeout` is raised at the next clip.
+    Raises `VideoError` for unusable files and `AnalysisTimeout` (checked before each clip) once
+    `time_budget_s` is spent, so a slow upload stops consuming CPU when its request has timed out.
     """
     t0 = time.monotonic()
+    deadline = None if time_budget_s is None else t0 + time_budget_s
     info = probe(path, limits)
     reader = FrameReader(path)
     t1 = time.monotonic()
 
     def check_deadline() -> None:
         if deadline is not None and time.monotonic() > deadline:
-            raise AnalysisTimeout(f"analysis did not finish in time ({time.monotonic() - t0:.1f}s)")
+            raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
 
     clips, failures = extract_clips(reader, params, face_detector or make_detector(params), check_deadline)
     t2 = time.monotonic()
     reasons = sorted({f.reason.split(":")[0] for f in failures})
-    scores = np.asarray(scorer.score(np.stack([c.pixels for c in clips]))) if clips else np.zeros(0)
-    t3 = time.monotonic()
-    timings = {"decode_s": t1 - t0, "faces_s": t2 - t1, "model_s": t3 - t2}
+    timings = {"decode_s": t1 - t0, "faces_s": t2 - t1}
+    features = None
+    if with_features:
+        largest = [c.face_size for c in clips if c.face_index == 0]
+        features = video_features(path, float(np.median(largest)) if largest else None, info)
+        timings["features_s"] = time.monotonic() - t2
+    return ExtractedVideo(info, clips, reasons, timings, features)
+
+
+def decide(extracted: ExtractedVideo, scores: np.ndarray, threshold: float) -> VideoVerdict:
+    """The verdict from the clip scores: mean over a face's clips, max over faces; no face: inconclusive."""
+    clips, info = extracted.clips, extracted.info
+    timings = dict(extracted.timings)
     if not clips:
-        reasons = reasons or ["no face"]
-        return VideoVerdict("inconclusive", None, scorer.threshold, [], info.as_dict(), reasons, timings, info)
+        reasons = extracted.reasons or ["no face"]
+        return VideoVerdict("inconclusive", None, threshold, [], info.as_dict(), reasons, timings, info)
     table = pd.DataFrame({"video_id": "v", "face_index": [c.face_index for c in clips], "p_fake": scores, "is_fake": 0})
     p_video = float(video_scores(table).p_fake.iloc[0])
     faces = []
@@ -134,5 +158,21 @@ def analyze_video(
                 thumbnail=own[0][0].pixels[len(own[0][0].pixels) // 2],
             )
         )
-    verdict = "fake" if p_video >= scorer.threshold else "real"
-    return VideoVerdict(verdict, p_video, scorer.threshold, faces, info.as_dict(), reasons, timings, info)
+    verdict = "fake" if p_video >= threshold else "real"
+    return VideoVerdict(verdict, p_video, threshold, faces, info.as_dict(), extracted.reasons, timings, info)
+
+
+def analyze_video(
+    path: str | Path,
+    scorer: ClipScorer,
+    params: ClipParams,
+    limits: VideoLimits | None = None,
+    face_detector: FaceDetector | None = None,
+) -> VideoVerdict:
+    """Extract, score and decide in this process (batch scoring, notebooks, tests)."""
+    extracted = extract_video(path, params, limits, face_detector)
+    t0 = time.monotonic()
+    clips = extracted.clips
+    scores = np.asarray(scorer.score(np.stack([c.pixels for c in clips]))) if clips else np.zeros(0)
+    extracted.timings["model_s"] = time.monotonic() - t0
+    return decide(extracted, scores, scorer.threshold)

@@ -30,6 +30,7 @@ class ServiceSettings(BaseModel):
     )
     request_timeout_s: float = Field(120, gt=0, description="BentoML traffic.timeout: a slower request gets 504")
     max_concurrency: int = Field(4, ge=1, description="requests in flight; more get 429 at once")
+    decode_workers: int = Field(2, ge=1, description="processes that decode uploads and find faces")
     clips_per_video: int = Field(8, ge=1, description="timeline resolution: clips scored per video")
     max_faces: int = Field(3, ge=1, description="faces tracked per clip, largest first")
     adaptive_batching: bool = Field(True, description="score clips through the batchable API (off: one call each)")

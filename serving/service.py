@@ -15,13 +15,18 @@ Settings: `configs/serving.yaml` (or the file named by `DEEPFAKE_SERVING_CONFIG`
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
+import multiprocessing
 import shutil
 import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import anyio
@@ -35,11 +40,9 @@ from deepfake_detection.offline import apply_offline_env
 
 apply_offline_env()
 
-from deepfake_detection.clips import make_detector  # noqa: E402
 from deepfake_detection.config import ClipParams  # noqa: E402
 from deepfake_detection.detector import DETECTOR_FILE, Detector  # noqa: E402
-from deepfake_detection.drift_features import video_features  # noqa: E402
-from deepfake_detection.inference import AnalysisTimeout, analyze_video  # noqa: E402
+from deepfake_detection.inference import AnalysisTimeout, ExtractedVideo, decide, extract_video  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
 from deepfake_detection.request_log import RequestLog  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
@@ -140,6 +143,7 @@ class DeepfakeDetection:
         self.request_log = RequestLog(settings.request_log_dir)
         self.upload_dir = Path(settings.upload_dir or tempfile.gettempdir())
         self.upload_dir.mkdir(parents=True, exist_ok=True)
+        self.pool = _decode_pool()
         log.info("serving %s (threshold %.4f), clips %s", self.model, self.threshold, self.clip_params)
 
     @app.get("/")
@@ -153,10 +157,21 @@ class DeepfakeDetection:
     @app.post("/detect")
     async def detect(self, request: Request) -> JSONResponse:
         request_id = uuid.uuid4().hex
+        started = time.monotonic()
         path = self.upload_dir / f"upload-{request_id}.video"  # never the client's file name
         try:
             await self._receive_upload(request, path)
-            answer = await anyio.to_thread.run_sync(self._analyze, path, request_id)
+            extracted = await self._extract(path, started)
+            t0 = time.monotonic()
+            scores = await self._score(extracted.clips)
+            extracted.timings["model_s"] = time.monotonic() - t0
+            verdict = decide(extracted, scores, self.threshold)
+            answer = {"request_id": request_id, **verdict.as_dict(thumbnails=True), "model": self.model}
+            answer["video"].pop("path", None)
+            row = {"request_id": request_id, "model_name": self.model["name"], "model_version": self.model["version"],
+                   "verdict": verdict.verdict, "p_fake": verdict.p_fake, "reasons": verdict.reasons,
+                   **(extracted.features or {})}  # fmt: skip
+            await anyio.to_thread.run_sync(self.request_log.append, row)  # durable before the answer leaves
         except Rejection as exc:
             rejections_total.labels(status=str(exc.status), reason=exc.reason).inc()
             message = str(exc).replace(str(path), "upload")
@@ -165,6 +180,37 @@ class DeepfakeDetection:
             path.unlink(missing_ok=True)
         verdicts_total.labels(verdict=answer["verdict"]).inc()
         return JSONResponse(answer)
+
+    async def _extract(self, path: Path, started: float) -> ExtractedVideo:
+        """Decode, find faces and cut clips in a worker process, within what is left of the request's time.
+
+        Native decoders meet untrusted bytes here: in a separate process a crash costs one request, not the
+        service, and decoding uses every core.
+        """
+        budget = 0.9 * settings.request_timeout_s - (time.monotonic() - started)
+        job = functools.partial(extract_video, str(path), self.clip_params, settings.limits,
+                                time_budget_s=budget, with_features=True)  # fmt: skip
+        try:
+            return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self.pool, job), budget + 5)
+        except VideoLimitError as exc:
+            raise Rejection(422, "over_limit", str(exc)) from exc
+        except NoVideoStream as exc:
+            raise Rejection(415, "no_video_stream", str(exc)) from exc
+        except VideoError as exc:
+            raise Rejection(422, "unreadable", str(exc)) from exc
+        except (TimeoutError, AnalysisTimeout) as exc:
+            raise Rejection(504, "timeout", f"analysis did not finish in {budget:.0f}s") from exc
+        except BrokenProcessPool as exc:
+            log.error("a decoding worker died on request file %s; restarting the pool", path.name)
+            self.pool = _decode_pool()
+            raise Rejection(422, "decoder_crashed", "the video decoder crashed on this file") from exc
+
+    async def _score(self, clips: list) -> np.ndarray:
+        if not clips:
+            return np.zeros(0, dtype=np.float32)
+        batch = np.stack([c.pixels for c in clips])
+        api = self.scorer.to_async.score if settings.adaptive_batching else self.scorer.to_async.score_unbatched
+        return np.asarray(await api(batch))
 
     async def _receive_upload(self, request: Request, path: Path) -> None:
         """Stream the multipart body to `path`, rejecting oversized, missing and non-video uploads."""
@@ -204,46 +250,6 @@ class DeepfakeDetection:
         finally:
             await form.close()
 
-    def _analyze(self, path: Path, request_id: str) -> dict:
-        """Probe with limits, analyse within the deadline, log the request, and build the answer."""
-        deadline = time.monotonic() + 0.9 * settings.request_timeout_s
-        scorer = _RemoteScorer(self.scorer, self.threshold, settings.adaptive_batching)
-        try:
-            verdict = analyze_video(path, scorer, self.clip_params, settings.limits, make_detector(self.clip_params),
-                                    deadline)  # fmt: skip
-            t0 = time.monotonic()
-            features = video_features(path, verdict.face_size, verdict.info)
-            verdict.timings["features_s"] = time.monotonic() - t0
-        except VideoLimitError as exc:
-            raise Rejection(422, "over_limit", str(exc)) from exc
-        except NoVideoStream as exc:
-            raise Rejection(415, "no_video_stream", str(exc)) from exc
-        except VideoError as exc:
-            raise Rejection(422, "unreadable", str(exc)) from exc
-        except AnalysisTimeout as exc:
-            raise Rejection(504, "timeout", str(exc)) from exc
-        answer = {"request_id": request_id, **verdict.as_dict(thumbnails=True), "model": self.model}
-        answer["video"].pop("path", None)
-        self.request_log.append(
-            {
-                "request_id": request_id,
-                "model_name": self.model["name"],
-                "model_version": self.model["version"],
-                "verdict": verdict.verdict,
-                "p_fake": verdict.p_fake,
-                "reasons": verdict.reasons,
-                **features,
-            }
-        )  # written before the answer leaves
-        return answer
 
-
-class _RemoteScorer:
-    """Adapts the ClipScorer dependency to the library's `ClipScorer` protocol from a worker thread."""
-
-    def __init__(self, remote, threshold: float, batched: bool) -> None:
-        self.remote, self.threshold, self.batched = remote, threshold, batched
-
-    def score(self, clips: np.ndarray) -> np.ndarray:
-        api = self.remote.to_async.score if self.batched else self.remote.to_async.score_unbatched
-        return np.asarray(anyio.from_thread.run(api, clips))
+def _decode_pool() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(settings.decode_workers, mp_context=multiprocessing.get_context("spawn"))

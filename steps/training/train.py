@@ -68,8 +68,10 @@ def train_model(
     logger.info("best epoch %d, val AUC %.4f, threshold %.4f (Youden on val), %.1fs/epoch", result.best_epoch,
                 result.best_val_auc, detector.threshold, result.seconds_per_epoch)  # fmt: skip
     log_metadata(
-        {"training": {k: v for k, v in detector.info.items() if k not in ("train_config", "clip_params")},
-         "history": result.history},
+        {
+            "training": {k: v for k, v in detector.info.items() if k not in ("train_config", "clip_params")},
+            "history": result.history,
+        },
         infer_model=True,
     )
     logger.info("drift reference: measuring the training videos")

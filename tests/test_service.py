@@ -1,0 +1,252 @@
+"""The BentoML service, started for real with `bentoml serve` on loopback and spoken to over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+import video_factory as vf
+from PIL import Image
+from served import bentoml_server, process_tree_rss
+
+from deepfake_detection.config import ClipParams
+from deepfake_detection.detector import Detector
+from deepfake_detection.inference import analyze_video
+from deepfake_detection.model import ModelParams, build_model
+from deepfake_detection.registry import export_to_bentoml
+from deepfake_detection.request_log import RequestLog
+
+MODEL = "deepfake-videomae-service-test"
+CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, detect_max_side=320)
+MAX_UPLOAD = 2_000_000
+
+
+@pytest.fixture(scope="module")
+def served_model():
+    """A tiny untrained VideoMAE exported like the pipeline exports: enough to check the plumbing, not skill."""
+    model, processor = build_model(
+        ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                             "intermediate_size": 64}), num_frames=16, image_size=64)  # fmt: skip
+    info = {"trained_on": "nothing (untrained test model, NOT FaceForensics++)", "base_model": "from-scratch:test",
+            "clip_params": CLIP_PARAMS.model_dump()}  # fmt: skip
+    detector = Detector(model.eval(), processor, threshold=0.5, info=info)
+    export_to_bentoml(detector, "test model", {"stage": "production", "zenml_model_version": "7"}, name=MODEL)
+    return detector
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("service")
+    for name in ("log", "uploads", "videos"):
+        (root / name).mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(served_model, folders):
+    settings = {
+        "model_tag": f"{MODEL}:latest",
+        "max_upload_bytes": MAX_UPLOAD,
+        "limits": {"max_duration_s": 30, "max_frames": 1000, "max_pixels": 1920 * 1080, "max_bytes": MAX_UPLOAD},
+        "request_timeout_s": 120,
+        "max_concurrency": 4,
+        "clips_per_video": 3,
+        "max_faces": 3,
+        "max_latency_ms": 500,
+        "request_log_dir": str(folders / "log"),
+        "upload_dir": str(folders / "uploads"),
+    }
+    with bentoml_server(settings, folders) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def good_video(carphone, folders) -> Path:
+    vf.write_video(path := folders / "videos" / "carphone.mp4", vf.carphone_frames(carphone))
+    return path
+
+
+def post(server, path: Path, timeout: float = 120) -> requests.Response:
+    with path.open("rb") as f:
+        return requests.post(f"{server.url}/detect", files={"video": ("clip.mp4", f, "video/mp4")}, timeout=timeout)
+
+
+def test_health_and_model_description(server):
+    assert requests.get(f"{server.url}/livez", timeout=5).status_code == 200
+    assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+    model = requests.get(f"{server.url}/model", timeout=5).json()
+    assert (model["name"], model["version"], model["stage"]) == ("deepfake-videomae", "7", "production")
+    assert model["bento_tag"].startswith(MODEL) and "NOT FaceForensics++" in model["trained_on"]
+    assert "not a deepfake detector" in model["warning"]
+    assert model["clip_params"]["size"] == 64 and model["clip_params"]["clips_per_video"] == 3
+
+
+def test_detect_answers_every_field_and_matches_the_library(server, served_model, good_video):
+    resp = post(server, good_video)
+    assert resp.status_code == 200, resp.text
+    r = resp.json()
+    assert r["verdict"] == ("fake" if r["p_fake"] >= r["threshold"] else "real") and 0 <= r["p_fake"] <= 1
+    assert r["threshold"] == pytest.approx(0.5) and r["model"]["version"] == "7" and r["reasons"] == []
+    video = r["video"]
+    assert (video["width"], video["height"], video["fps"], video["codec"]) == (176, 144, 25.0, "h264")
+    assert video["duration_s"] == pytest.approx(1.92) and video["bitrate"] > 0 and "path" not in video
+    assert set(r["timings"]) == {"decode_s", "faces_s", "model_s", "features_s"}
+    (face,) = r["faces"]
+    assert len(face["timeline"]) == 3 and face["face_size"] > 20
+    for seg in face["timeline"]:
+        assert 0 <= seg["start_s"] < seg["end_s"] <= 1.92 + 1e-6 and 0 <= seg["p_fake"] <= 1
+        x0, y0, x1, y1 = seg["box"]
+        assert 0 <= x0 < x1 <= 176 and 0 <= y0 < y1 <= 144
+    thumb = Image.open(io.BytesIO(base64.b64decode(face["thumbnail_jpeg"])))
+    assert thumb.format == "JPEG" and thumb.size == (112, 112)
+    # the library, in this process, on the same file with the same clip parameters, gives the same numbers
+    params = CLIP_PARAMS.model_copy(update={"clips_per_video": 3, "max_faces": 3})
+    local = analyze_video(good_video, served_model, params)
+    assert r["p_fake"] == pytest.approx(local.p_fake, abs=1e-5)
+    assert [s["p_fake"] for s in face["timeline"]] == pytest.approx(
+        [s["p_fake"] for s in local.faces[0].timeline], abs=1e-5
+    )
+
+
+def test_ffpp_sample_video_is_answered(server, ffpp_sample):
+    from deepfake_detection.video import probe
+
+    for video in sorted(ffpp_sample.glob("**/*.mp4"), key=lambda p: p.stat().st_size)[:2]:
+        resp = post(server, video)
+        assert resp.status_code == 200, resp.text
+        r = resp.json()
+        info = probe(video)
+        assert r["verdict"] in ("real", "fake") and r["faces"], r["reasons"]
+        assert (r["video"]["width"], r["video"]["height"]) == (info.width, info.height)
+        assert r["faces"][0]["face_size"] > 60  # FF++ faces are large; a tiny box would mean a wrong detection
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "reason"),
+    [
+        (lambda d, c, g: vf.text_file(d), 415, "not_a_video"),
+        (lambda d, c, g: vf.empty_file(d), 415, "empty"),
+        (lambda d, c, g: vf.audio_only(d), 415, "no_video_stream"),
+        (lambda d, c, g: vf.corrupt_mp4(d, g), 422, "unreadable"),
+        (lambda d, c, g: vf.truncated_mp4(d, g), 422, "unreadable"),
+        (lambda d, c, g: vf.long_video(d, 40), 422, "over_limit"),
+        (lambda d, c, g: vf.large_frames(d, 2000, 1200), 422, "over_limit"),
+    ],
+    ids=["text", "zero-bytes", "audio-only", "corrupt", "truncated", "too-long", "too-many-pixels"],
+)
+def test_bad_uploads_get_a_clear_error(server, folders, carphone, good_video, make, status, reason):
+    path = make(folders / "videos", carphone, good_video)
+    resp = post(server, path)
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["reason"] == reason and body["error"]
+    assert str(folders) not in body["error"] and "upload-" not in body["error"]  # no server paths leak
+    if reason == "over_limit":
+        assert "limit" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("make", "verdicts", "reasons", "faces"),
+    [
+        (lambda d, c: vf.one_frame(d, c), {"inconclusive"}, ["too short"], 0),
+        (lambda d, c: vf.no_face(d), {"inconclusive"}, ["no face"], 0),
+        (lambda d, c: vf.variable_frame_rate(d, c), {"real", "fake"}, [], 1),
+        (lambda d, c: vf.vertical(d, c), {"real", "fake"}, [], 1),
+        (lambda d, c: vf.two_faces(d, c), {"real", "fake"}, [], 2),
+    ],
+    ids=["one-frame", "no-face", "variable-frame-rate", "vertical", "two-faces"],
+)
+def test_odd_videos_get_a_defined_answer(server, folders, carphone, make, verdicts, reasons, faces):
+    path = make(folders / "videos", carphone)
+    resp = post(server, path)
+    assert resp.status_code == 200, resp.text
+    r = resp.json()
+    assert r["verdict"] in verdicts and r["reasons"] == reasons and len(r["faces"]) == faces
+    if r["verdict"] == "inconclusive":
+        assert r["p_fake"] is None  # no face is never "real"
+    if faces:
+        ends = [s["end_s"] for s in r["faces"][0]["timeline"]]
+        assert ends == sorted(ends) and ends[-1] <= r["video"]["duration_s"] + 0.1
+
+
+def test_upload_size_limit_is_exact(server, folders, good_video):
+    videos = folders / "videos"
+    at_limit = vf.padded_to(good_video, MAX_UPLOAD, videos / "at_limit.mp4")
+    over = vf.padded_to(good_video, MAX_UPLOAD + 1, videos / "over_limit.mp4")
+    assert post(server, at_limit).status_code == 200
+    resp = post(server, over)
+    assert resp.status_code == 413 and resp.json()["reason"] == "too_large"
+    way_over = vf.padded_to(good_video, 3 * MAX_UPLOAD, videos / "way_over.mp4")
+    resp = post(server, way_over)  # rejected on Content-Length, before the body is read
+    assert resp.status_code == 413 and "limited to" in resp.json()["error"]
+
+
+def test_requests_without_a_video_field_are_rejected(server, good_video):
+    with good_video.open("rb") as f:
+        resp = requests.post(f"{server.url}/detect", files={"file": f}, timeout=30)
+    assert resp.status_code == 400 and resp.json()["reason"] == "no_video_field"
+    resp = requests.post(f"{server.url}/detect", data=b"raw bytes", timeout=30)
+    assert resp.status_code == 400 and resp.json()["reason"] == "not_multipart"
+
+
+def test_uploads_are_deleted_and_metrics_count_verdicts_and_rejections(server, folders, good_video):
+    post(server, good_video)
+    assert list((folders / "uploads").iterdir()) == []
+    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert 'deepfake_verdicts_total{verdict="' in metrics
+    assert 'deepfake_rejections_total{reason="' in metrics or "deepfake_rejections_total{status=" in metrics
+    assert "bentoml_service_request_total" in metrics
+
+
+def test_load_16_clients_64_requests(server, folders, carphone, good_video):
+    """Mixed valid and invalid uploads from 16 clients; 429 is retried like a well-behaved client would."""
+    videos = folders / "videos"
+    valid = [good_video, vf.vertical(videos, carphone), vf.two_faces(videos, carphone)]
+    invalid = [vf.text_file(videos), vf.empty_file(videos), vf.corrupt_mp4(videos, good_video)]
+    jobs = [(valid[i % 3], True) if i % 4 else (invalid[i % 3], False) for i in range(64)]
+    log = RequestLog(folders / "log")
+    rows_before = log.count()
+    peak_rss = 0
+    done = threading.Event()
+
+    def watch_memory() -> None:
+        nonlocal peak_rss
+        while not done.is_set():
+            peak_rss = max(peak_rss, process_tree_rss(server.pid))
+            time.sleep(0.2)
+
+    def client(job: tuple[Path, bool]) -> tuple[bool, int, int]:
+        path, is_valid = job
+        for attempt in range(600):
+            resp = post(server, path, timeout=300)
+            if resp.status_code != 429:
+                return is_valid, resp.status_code, attempt
+            time.sleep(0.25)
+        return is_valid, 429, attempt
+
+    watcher = threading.Thread(target=watch_memory, daemon=True)
+    watcher.start()
+    rss_idle = process_tree_rss(server.pid)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(client, jobs))
+    done.set()
+    watcher.join()
+    statuses = [s for _, s, _ in results]
+    assert not [s for s in statuses if s >= 500 and s not in (503, 504)], statuses
+    assert all(s == 200 for ok, s, _ in results if ok), statuses
+    assert all(400 <= s < 500 for ok, s, _ in results if not ok), statuses
+    assert sum(r for *_, r in results) > 0, "16 clients against max_concurrency 4 should have met 429"
+    assert log.count() - rows_before == statuses.count(200) == 48
+    rows = log.read(last=48)
+    assert rows.model_version.eq("7").all() and rows.verdict.isin(["real", "fake"]).all()
+    assert rows.blockiness.notna().all() and (rows.width > 0).all() and rows.codec.eq("h264").all()
+    # bounded: uploads are spooled to disk and at most max_concurrency requests decode at once
+    assert peak_rss - rss_idle < 2 * 1024**3, (rss_idle, peak_rss)
+    print(f"load test: idle RSS {rss_idle / 2**20:.0f} MiB, peak {peak_rss / 2**20:.0f} MiB, "
+          f"429 retries {sum(r for *_, r in results)}")  # fmt: skip
