@@ -16,7 +16,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data train test lint clean
+.PHONY: install demo data train serve bench-serve test lint clean browser
 
 install: $(STAMP)
 
@@ -41,6 +41,18 @@ data: $(STAMP) .zen
 
 train: $(STAMP) .zen
 	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training.yaml
+
+# The BentoML service on 127.0.0.1:3000 with the latest exported model (configs/serving.yaml).
+serve: $(STAMP)
+	$(BIN)/bentoml serve --host 127.0.0.1 --port 3000
+
+# Latency and throughput of the service at concurrency 1/4/16, adaptive batching on and off (prints numbers).
+bench-serve: $(STAMP)
+	$(BIN)/python scripts/bench_serving.py
+
+# Debian's chromium for the page test (the test skips, saying so, where it is missing).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -252,4 +252,12 @@ class DeepfakeDetection:
 
 
 def _decode_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(settings.decode_workers, mp_context=multiprocessing.get_context("spawn"))
+    """Spawned (not forked: the parent runs threads) workers, started now so no request pays their start-up."""
+    pool = ProcessPoolExecutor(settings.decode_workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(settings.decode_workers):
+        pool.submit(_warm_up)
+    return pool
+
+
+def _warm_up() -> None:
+    import deepfake_detection.inference  # noqa: F401  (decord, dlib, PyAV loaded before the first upload)

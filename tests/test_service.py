@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import video_factory as vf
@@ -250,3 +251,63 @@ def test_load_16_clients_64_requests(server, folders, carphone, good_video):
     assert peak_rss - rss_idle < 2 * 1024**3, (rss_idle, peak_rss)
     print(f"load test: idle RSS {rss_idle / 2**20:.0f} MiB, peak {peak_rss / 2**20:.0f} MiB, "
           f"429 retries {sum(r for *_, r in results)}")  # fmt: skip
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)")
+def test_page_in_headless_chromium(server, good_video):
+    """Choose a video on the page, wait for the verdict, read it back, keep a screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]  # fmt: skip
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.goto(server.url + "/")
+            page.wait_for_selector("#model-warning")  # the page says the model is not a detector
+            page.set_input_files("#file", str(good_video))
+            page.wait_for_selector("#verdict[data-verdict]", timeout=120_000)
+            verdict = page.inner_text("#verdict").lower()
+            summary = page.inner_text("#summary")
+            n_faces = page.locator(".face canvas").count()
+            thumbs_loaded = page.eval_on_selector_all(".face img", "els => els.every(e => e.naturalWidth === 112)")
+            page.screenshot(path=str(ARTIFACTS / "page_verdict.png"), full_page=True)
+        finally:
+            browser.close()
+    api = post(server, good_video).json()
+    assert verdict == api["verdict"] and f"{api['p_fake']:.3f}" in summary
+    assert n_faces == len(api["faces"]) == 1 and thumbs_loaded
+
+
+@pytest.fixture(scope="module")
+def slow_server(served_model, tmp_path_factory):
+    """A server with a 3 s request timeout and room for one request at a time."""
+    folder = tmp_path_factory.mktemp("slow_service")
+    settings = {"model_tag": f"{MODEL}:latest", "request_timeout_s": 3, "max_concurrency": 1,
+                "clips_per_video": 200, "request_log_dir": str(folder / "log"), "decode_workers": 1}  # fmt: skip
+    with bentoml_server(settings, folder) as srv:
+        yield srv
+
+
+def test_timeout_gives_504_and_excess_requests_get_429(slow_server, carphone, folders, good_video):
+    from deepfake_detection.demo_data import write_video
+
+    frames = vf.carphone_frames(carphone, 96)
+    slow = folders / "videos" / "slow.mp4"
+    write_video(slow, np.concatenate([frames, frames[::-1], frames, frames[::-1]]))  # 384 frames, 200 clips
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(post, slow_server, slow)
+        time.sleep(1.0)  # the slow request holds the only slot
+        busy = post(slow_server, good_video)
+        resp = pending.result()
+    assert busy.status_code == 429
+    assert resp.status_code == 504, resp.text
+    # the slot is free again and the decoding pool still works
+    resp = post(slow_server, vf.one_frame(folders / "videos", carphone))
+    assert resp.status_code == 200 and resp.json()["reasons"] == ["too short"]
