@@ -14,7 +14,6 @@ import pytest
 import requests
 import video_factory as vf
 from PIL import Image
-from served import bentoml_server, process_tree_rss
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.detector import Detector
@@ -22,6 +21,7 @@ from deepfake_detection.inference import analyze_video
 from deepfake_detection.model import ModelParams, build_model
 from deepfake_detection.registry import export_to_bentoml
 from deepfake_detection.request_log import RequestLog
+from serving.local_server import bentoml_server, process_tree_rss
 
 MODEL = "deepfake-videomae-service-test"
 CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, detect_max_side=320)

@@ -1,4 +1,4 @@
-"""Start a real `bentoml serve` of this repository on loopback for tests, with its own settings file."""
+"""Start a real `bentoml serve` of this repository on loopback (tests and benchmarks), with its own settings."""
 
 from __future__ import annotations
 
