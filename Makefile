@@ -16,7 +16,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data train serve bench-serve test lint clean browser
+.PHONY: install demo data train serve bench-serve monitor dashboard test lint clean browser
 
 install: $(STAMP)
 
@@ -35,6 +35,20 @@ demo: $(STAMP) .zen
 	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
 	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training.yaml
 	$(BIN)/python scripts/demo_summary.py
+	rm -rf .cache/demo_traffic
+	$(BIN)/python scripts/replay_traffic.py --kind matching --log-dir .cache/demo_traffic/matching
+	$(BIN)/python scripts/replay_traffic.py --kind shifted --log-dir .cache/demo_traffic/shifted
+	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring_demo_matching.yaml
+	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring_demo_shifted.yaml
+	$(BIN)/python scripts/drift_summary.py
+
+# Drift of the service's logged requests (configs/monitoring.yaml) against the production model's training videos.
+monitor: $(STAMP) .zen
+	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring.yaml
+
+# The drift report dashboard: Evidently UI over the project's workspace on http://127.0.0.1:8000
+dashboard: $(STAMP)
+	$(BIN)/evidently ui --workspace .cache/evidently --host 127.0.0.1 --port 8000
 
 data: $(STAMP) .zen
 	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml

@@ -1,0 +1,70 @@
+"""Replay videos through a real `bentoml serve` so its request log holds served traffic (make demo uses it).
+
+`matching`: the demo's test-split videos as they are (traffic like the training data).
+`shifted`: the same videos downscaled to half size and re-encoded at CRF 45 (lower resolution, heavier
+compression), the shift a detector trained on FF++ c23 silently degrades under.
+
+Usage: python scripts/replay_traffic.py --kind matching --log-dir .cache/demo_traffic/matching
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from deepfake_detection.demo_data import write_video  # noqa: E402
+from deepfake_detection.ffpp import OfficialSplits, build_catalog  # noqa: E402
+from deepfake_detection.video import FrameReader  # noqa: E402
+from serving.local_server import bentoml_server  # noqa: E402
+
+
+def degrade(src: Path, dst: Path, scale: float = 0.5, crf: int = 45) -> Path:
+    from PIL import Image
+
+    reader = FrameReader(src)
+    frames = reader.get(range(reader.num_frames))
+    h, w = frames.shape[1:3]
+    size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
+    small = [Image.fromarray(f).resize(size, Image.BILINEAR) for f in frames]
+    import numpy as np
+
+    write_video(dst, np.stack([np.asarray(f) for f in small]), crf=crf)
+    return dst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kind", choices=["matching", "shifted"], required=True)
+    parser.add_argument("--log-dir", required=True)
+    parser.add_argument("--ffpp-root", default=".cache/demo_ffpp")
+    parser.add_argument("--split", default="test")
+    args = parser.parse_args()
+    root = Path(args.ffpp_root)
+    catalog = build_catalog(root, splits=OfficialSplits.load(root / "splits"))
+    videos = [Path(p) for p in catalog[catalog.split == args.split].path]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.kind == "shifted":
+            videos = [degrade(v, Path(tmp) / f"{i}.mp4") for i, v in enumerate(videos)]
+        settings = {"request_log_dir": str(Path(args.log_dir).resolve()), "max_concurrency": 16}
+        with bentoml_server(settings, Path(tmp)) as server:
+
+            def post(video: Path) -> int:
+                with video.open("rb") as f:
+                    return requests.post(f"{server.url}/detect", files={"video": f}, timeout=600).status_code
+
+            with ThreadPoolExecutor(4) as pool:
+                statuses = list(pool.map(post, videos))
+    print(f"replayed {len(videos)} {args.kind} videos: {statuses.count(200)} answered 200, "
+          f"others {sorted(set(statuses) - {200})}; log in {args.log_dir}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
