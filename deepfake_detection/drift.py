@@ -28,6 +28,8 @@ class MonitoringConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model_name: str | None = Field(None, description="registry model whose production version is the reference; "
+                                   "None: deepfake-videomae")  # fmt: skip
     request_log_dir: str = Field(".cache/serving", description="the service's request log folder")
     last_requests: int | None = Field(1000, ge=1, description="current window: the last N logged requests")
     since_hours: float | None = Field(None, gt=0, description="current window: requests of the last hours")

@@ -13,7 +13,7 @@ from steps.monitoring.drift import drift_report, drift_verdict, load_current, lo
 
 @pipeline(name="deepfake_monitoring", enable_cache=False)
 def monitoring_pipeline(config: MonitoringConfig):
-    reference, _ = load_reference()
+    reference, _ = load_reference(config)
     current = load_current(config)
     _, summary = drift_report(reference, current, config)
     drift_verdict(summary, config)

@@ -21,17 +21,23 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 @step
-def load_reference() -> tuple[Annotated[pd.DataFrame, "reference"], Annotated[str, "reference_model_version"]]:
+def load_reference(
+    config: MonitoringConfig,
+) -> tuple[Annotated[pd.DataFrame, "reference"], Annotated[str, "reference_model_version"]]:
     """The drift reference stored with the current production version (its training videos' features)."""
     from zenml.client import Client
     from zenml.enums import ModelStages
 
+    name = config.model_name or MODEL_NAME
     try:
-        version = Client().get_model_version(MODEL_NAME, ModelStages.PRODUCTION)
+        version = Client().get_model_version(name, ModelStages.PRODUCTION)
     except KeyError as exc:
-        raise RuntimeError(f"no production version of {MODEL_NAME}: run the training pipeline first") from exc
-    reference = version.get_artifact("drift_reference").load()
-    logger.info("reference: %d training videos of %s version %s", len(reference), MODEL_NAME, version.name)
+        raise RuntimeError(f"no production version of {name}: run the training pipeline first") from exc
+    artifact = version.get_artifact("drift_reference")
+    if artifact is None:
+        raise RuntimeError(f"{name} version {version.name} has no drift_reference artifact (trained before it existed)")
+    reference = artifact.load()
+    logger.info("reference: %d training videos of %s version %s", len(reference), name, version.name)
     return reference, str(version.name)
 
 
