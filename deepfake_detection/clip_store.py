@@ -110,9 +110,13 @@ class ClipStore:
         _atomic_write_bytes(folder / MANIFEST, lambda f: f.write(payload))
         return manifest
 
-    def load_clip(self, clip_path: str, mmap: bool = True) -> np.ndarray:
-        """A stored clip as uint8 (frames, size, size, 3); memory-mapped by default."""
-        return np.load(self.root / clip_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    def load_clip(self, clip_path: str) -> np.ndarray:
+        return load_clip(self.root, clip_path)
+
+
+def load_clip(root: str | Path, clip_path: str) -> np.ndarray:
+    """A stored clip as uint8 (frames, size, size, 3), memory-mapped: training reads only what it uses."""
+    return np.load(Path(root) / clip_path, mmap_mode="r", allow_pickle=False)
 
 
 def extract_catalog(

@@ -111,17 +111,16 @@ def _explain(r) -> str:
         or (f"{kwargs['column_A']} vs {kwargs['column_B']}" if "column_A" in kwargs else "table")
     )
     why = (conf.meta or {}).get("why", "")
-    if r.exception_info and r.exception_info.get("raised_exception"):
-        detail = r.exception_info.get("exception_message")
+    res = r.result or {}
+    if "unexpected_count" in res:
+        detail = f"{res['unexpected_count']} unexpected, e.g. {res.get('partial_unexpected_list', [])[:5]}"
     else:
-        res = r.result or {}
-        if "unexpected_count" in res:
-            detail = f"{res['unexpected_count']} unexpected, e.g. {res.get('partial_unexpected_list', [])[:5]}"
-        else:
-            detail = f"observed {res.get('observed_value')}"
-    for info in (r.exception_info or {}).values():
-        if isinstance(info, dict) and info.get("raised_exception"):
-            detail = info.get("exception_message")
+        detail = f"observed {res.get('observed_value')}"
+    # GX reports an exception either flat or per metric; the first raised one explains the failure
+    info = r.exception_info or {}
+    for entry in (info, *info.values()):
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            detail = entry.get("exception_message")
             break
     bounds = {k: v for k, v in kwargs.items() if k not in ("column", "column_list", "column_A", "column_B")}
     return f"{conf.type} [{target}] {bounds}: {detail}" + (f" ({why})" if why else "")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from deepfake_detection.clip_store import load_clip
 from deepfake_detection.config import ClipParams
 
 HASHED_COLUMNS = ["clip_id", "label", "split", "clip_path"]
@@ -38,7 +39,7 @@ class ClipDataset:
         return self.table[self.table["split"] == name].reset_index(drop=True)
 
     def load_clip(self, clip_path: str) -> np.ndarray:
-        return np.load(f"{self.store_root}/{clip_path}", mmap_mode="r", allow_pickle=False)
+        return load_clip(self.store_root, clip_path)
 
     def summary(self) -> dict:
         """Counts people ask for first: clips per split and label, failures, bytes per clip."""

@@ -115,6 +115,18 @@ def test_detect_answers_every_field_and_matches_the_library(server, served_model
     )
 
 
+def test_demo_videos_are_answered(server, small_demo):
+    """A manipulated and an original video of the demo set (real faces, synthetic manipulations)."""
+    fake = next(small_demo.glob("manipulated_sequences/*/c23/videos/*.mp4"))
+    real = next(small_demo.glob("original_sequences/youtube/c40/videos/*.mp4"))
+    for video in (fake, real):
+        resp = post(server, video)
+        assert resp.status_code == 200, resp.text
+        r = resp.json()
+        assert r["verdict"] in ("real", "fake") and len(r["faces"]) == 1 and len(r["faces"][0]["timeline"]) == 3
+        assert (r["video"]["width"], r["video"]["height"]) == (320, 240)
+
+
 def test_ffpp_sample_video_is_answered(server, ffpp_sample):
     from deepfake_detection.video import probe
 
