@@ -117,10 +117,10 @@ def extract_video(
         if deadline is not None and time.monotonic() > deadline:
             raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
 
-    clips, failures = extract_clips(reader, params, face_detector or make_detector(params), check_deadline)
+    timings = {"probe_s": t1 - t0}
+    clips, failures = extract_clips(reader, params, face_detector or make_detector(params), check_deadline, timings)
     t2 = time.monotonic()
     reasons = sorted({f.reason.split(":")[0] for f in failures})
-    timings = {"decode_s": t1 - t0, "faces_s": t2 - t1}
     features = None
     if with_features:
         largest = [c.face_size for c in clips if c.face_index == 0]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from browser import ARTIFACTS, CHROMIUM, chromium_page
 from PIL import Image
 from zenml import pipeline, step
 
@@ -134,9 +135,21 @@ def test_dashboard_lists_the_project_and_its_runs(feature_tables, tmp_path):
         dashboard = requests.get(f"{url}/api/v2/dashboards/{project_id}", timeout=10)
         assert dashboard.status_code == 200 and "Share of drifted columns" in dashboard.text
         assert "blockiness: drift test" in dashboard.text
+        if CHROMIUM.exists():  # what people look at: the rendered dashboard, kept as an artifact
+            page_text = _screenshot(f"{url}/projects/{project_id}", ARTIFACTS / "drift_dashboard.png")
+            assert "Share of drifted columns" in page_text
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _screenshot(url: str, path: Path) -> str:
+    with chromium_page(1400, 1600) as page:
+        page.goto(url)
+        page.wait_for_selector("text=Share of drifted columns", timeout=60_000)
+        page.wait_for_timeout(2000)  # let the plots draw
+        page.screenshot(path=str(path))
+        return page.inner_text("body")
 
 
 @step

@@ -31,7 +31,7 @@ def test_carphone_gets_a_verdict_timeline_and_faces(carphone, detector):
     spans = [(t["start_s"], t["end_s"]) for t in result.faces[0].timeline]
     assert spans == sorted(spans) and all(0 <= a < b <= 4.1 for a, b in spans)
     assert result.faces[0].thumbnail.shape == (64, 64, 3)
-    assert result.video["width"] == 176 and set(result.timings) == {"decode_s", "faces_s", "model_s"}
+    assert result.video["width"] == 176 and set(result.timings) == {"probe_s", "decode_s", "faces_s", "model_s"}
     # the same clips scored through the library directly give the same p_fake
     from deepfake_detection.clips import extract_clips, make_detector
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import requests
 import video_factory as vf
+from browser import ARTIFACTS, CHROMIUM, chromium_page
 from PIL import Image
 
 from deepfake_detection.config import ClipParams
@@ -97,7 +98,7 @@ def test_detect_answers_every_field_and_matches_the_library(server, served_model
     video = r["video"]
     assert (video["width"], video["height"], video["fps"], video["codec"]) == (176, 144, 25.0, "h264")
     assert video["duration_s"] == pytest.approx(1.92) and video["bitrate"] > 0 and "path" not in video
-    assert set(r["timings"]) == {"decode_s", "faces_s", "model_s", "features_s"}
+    assert set(r["timings"]) == {"probe_s", "decode_s", "faces_s", "model_s", "features_s"}
     (face,) = r["faces"]
     assert len(face["timeline"]) == 3 and face["face_size"] > 20
     for seg in face["timeline"]:
@@ -265,33 +266,19 @@ def test_load_16_clients_64_requests(server, folders, carphone, good_video):
           f"429 retries {sum(r for *_, r in results)}")  # fmt: skip
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)")
 def test_page_in_headless_chromium(server, good_video):
     """Choose a video on the page, wait for the verdict, read it back, keep a screenshot."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]  # fmt: skip
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.goto(server.url + "/")
-            page.wait_for_selector("#model-warning")  # the page says the model is not a detector
-            page.set_input_files("#file", str(good_video))
-            page.wait_for_selector("#verdict[data-verdict]", timeout=120_000)
-            verdict = page.inner_text("#verdict").lower()
-            summary = page.inner_text("#summary")
-            n_faces = page.locator(".face canvas").count()
-            thumbs_loaded = page.eval_on_selector_all(".face img", "els => els.every(e => e.naturalWidth === 112)")
-            page.screenshot(path=str(ARTIFACTS / "page_verdict.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(server.url + "/")
+        page.wait_for_selector("#model-warning")  # the page says the model is not a detector
+        page.set_input_files("#file", str(good_video))
+        page.wait_for_selector("#verdict[data-verdict]", timeout=120_000)
+        verdict = page.inner_text("#verdict").lower()
+        summary = page.inner_text("#summary")
+        n_faces = page.locator(".face canvas").count()
+        thumbs_loaded = page.eval_on_selector_all(".face img", "els => els.every(e => e.naturalWidth === 112)")
+        page.screenshot(path=str(ARTIFACTS / "page_verdict.png"), full_page=True)
     api = post(server, good_video).json()
     assert verdict == api["verdict"] and f"{api['p_fake']:.3f}" in summary
     assert n_faces == len(api["faces"]) == 1 and thumbs_loaded
