@@ -58,6 +58,7 @@ class TrainParams(BaseModel):
     gradient_checkpointing: str = Field("auto", pattern="^(auto|on|off)$", description="auto: on GPU")
     num_workers: int = 0
     eval_batch_size: int = 16
+    num_processes: int = Field(1, ge=1, description="> 1: `accelerate launch` this many processes (one per GPU)")
 
     def blocks_at(self, epoch: int) -> int:
         return next((self.unfreeze[e] for e in sorted(self.unfreeze, reverse=True) if e <= epoch), 0)
@@ -99,12 +100,15 @@ def train(
 ) -> TrainResult:
     """Train on the `train` split, select on `val`; the best model is saved to `out_dir/best`."""
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
     out_dir = Path(out_dir)
     cuda = torch.cuda.is_available()
     precision = params.mixed_precision if params.mixed_precision != "auto" else ("bf16" if cuda else "no")
-    accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=params.grad_accum, cpu=not cuda)
+    # frozen blocks get no gradients: under DDP that must be allowed, since the unfreeze schedule changes the set
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=params.grad_accum, cpu=not cuda,
+                              kwargs_handlers=[ddp])  # fmt: skip
     set_seed(params.seed)
     model, processor = build_model(params.model, dataset.params.clip_len, dataset.params.size)
     if params.gradient_checkpointing == "on" or (params.gradient_checkpointing == "auto" and cuda):
@@ -130,7 +134,8 @@ def train(
         pos_weight=pos_weight.to(accelerator.device) if pos_weight is not None else None
     )
 
-    state = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
+    state = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [],
+             "processes": accelerator.num_processes}  # fmt: skip
     last = out_dir / "last"
     if resume and (last / "trainer_state.json").is_file():
         accelerator.load_state(str(last))
@@ -177,6 +182,7 @@ def train(
             "lr": float(optimizer.param_groups[0]["lr"]),
             "trainable": trainable,
             "seconds": epoch_times[-1],
+            "processes": accelerator.num_processes,
         }
         improved = val["auc"] > state["best_auc"]
         if improved:
@@ -207,6 +213,22 @@ def train(
         history=state["history"],
         seconds_per_epoch=float(np.mean(epoch_times)) if epoch_times else 0.0,
         stopped_early=stopped_early,
+    )
+
+
+def load_result(out_dir: str | Path, patience: int | None = None, epochs: int | None = None) -> TrainResult:
+    """The result of a run from its folder (what a launched multi-process run leaves behind)."""
+    out_dir = Path(out_dir)
+    state = json.loads((out_dir / "last" / "trainer_state.json").read_text())
+    history = state["history"]
+    stopped = None not in (patience, epochs) and state["bad_epochs"] >= patience and state["epoch"] < epochs
+    return TrainResult(
+        best_dir=out_dir / "best",
+        best_epoch=state["best_epoch"],
+        best_val_auc=state["best_auc"],
+        history=history,
+        seconds_per_epoch=float(np.mean([h["seconds"] for h in history])) if history else 0.0,
+        stopped_early=stopped,
     )
 
 

@@ -199,6 +199,21 @@ def test_upload_size_limit_is_exact(server, folders, good_video):
     way_over = vf.padded_to(good_video, 3 * MAX_UPLOAD, videos / "way_over.mp4")
     resp = post(server, way_over)  # rejected on Content-Length, before the body is read
     assert resp.status_code == 413 and "limited to" in resp.json()["error"]
+    # a chunked body declares no length: it is counted while it streams and cut off past the limit
+    boundary = "deepfake-test-boundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n").encode()  # fmt: skip
+    data = way_over.read_bytes()
+
+    def chunks():
+        yield head
+        for i in range(0, len(data), 1 << 16):
+            yield data[i : i + (1 << 16)]
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    resp = requests.post(f"{server.url}/detect", data=chunks(), timeout=60,
+                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+    assert resp.status_code == 413 and "over the upload limit" in resp.json()["error"]
 
 
 def test_requests_without_a_video_field_are_rejected(server, good_video):

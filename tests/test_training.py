@@ -53,3 +53,23 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path):
     for key in a:
         assert (a[key] == b[key]).all(), key
     assert resumed.best_val_auc == straight.best_val_auc
+
+
+def test_launch_across_two_processes(tmp_path):
+    """`accelerate launch --multi_gpu` of the same loop: DDP over 2 CPU processes (gloo), as on 2 GPUs (NCCL).
+
+    The schedule freezes the backbone in epoch 0 and unfreezes it in epoch 1, so DDP must accept parameters
+    without gradients.
+    """
+    from deepfake_detection.launch import launch_training
+    from deepfake_detection.model import load_model
+
+    dataset = make_clip_dataset(tmp_path / "clips", n_per_class=6, size=32, shift=40)
+    params = TrainParams(model=TINY_MODEL, epochs=2, batch_size=4, lr=1e-3, unfreeze={0: 0, 1: 100}, patience=5,
+                         num_processes=2)  # fmt: skip
+    result = launch_training(dataset, params, tmp_path / "run", params.num_processes)
+    assert [h["processes"] for h in result.history] == [2, 2]
+    assert "block0" not in result.history[0]["trainable"] and "block0" in result.history[1]["trainable"]
+    assert result.best_epoch in (0, 1) and 0.0 <= result.best_val_auc <= 1.0
+    model, _ = load_model(result.best_dir)
+    assert model.config.num_labels == 2

@@ -17,6 +17,7 @@ from deepfake_detection.dataset import ClipDataset
 from deepfake_detection.detector import Detector
 from deepfake_detection.drift_reference import reference_table
 from deepfake_detection.evaluation import score_table
+from deepfake_detection.launch import launch_training
 from deepfake_detection.metrics import choose_threshold
 from deepfake_detection.model import load_model
 from deepfake_detection.progress import Progress
@@ -47,7 +48,10 @@ def train_model(
     out_dir = Path(config.work_dir) / key
     logger.info("training %s on %s (%s); checkpoints in %s", params.model.source, dataset.source,
                 dataset.content_hash, out_dir)  # fmt: skip
-    result = train(dataset, params, out_dir, resume=True)
+    if params.num_processes > 1:  # one process per GPU through `accelerate launch`, the same loop
+        result = launch_training(dataset, params, out_dir, params.num_processes)
+    else:
+        result = train(dataset, params, out_dir, resume=True)
     model, processor = load_model(result.best_dir)
     detector = Detector(model=model, processor=processor)
     val = dataset.split("val")
@@ -61,6 +65,7 @@ def train_model(
         "best_val_auc": result.best_val_auc,
         "seconds_per_epoch": result.seconds_per_epoch,
         "epochs_run": len(result.history),
+        "processes": params.num_processes,
         "stopped_early": result.stopped_early,
         "train_config": json.loads(params.model_dump_json()),
         "clip_params": dataset.params.model_dump(),  # serving cuts clips exactly as training did
