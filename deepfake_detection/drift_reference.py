@@ -25,6 +25,9 @@ def reference_table(clips: pd.DataFrame, progress: Callable[[int, int], None] | 
     A video that cannot be read any more (moved, deleted) is logged and left out rather than failing training.
     """
     keys = [c for c in KEY_COLUMNS if c in clips.columns]
+    if "path" not in clips.columns:  # clips that were not cut from video files (synthetic test sets)
+        log.warning("drift reference: the clip table names no video files; the reference is empty")
+        return pd.DataFrame(columns=[*keys, *FEATURE_COLUMNS])
     videos = clips.groupby("path", as_index=False).agg(
         **{k: (k, "first") for k in keys}, face_size=("face_size", "median")
     )
