@@ -89,9 +89,13 @@ def test_health_and_model_description(server):
     assert model["clip_params"]["size"] == 64 and model["clip_params"]["clips_per_video"] == 3
 
 
-def test_detect_answers_every_field_and_matches_the_library(server, served_model, good_video):
+def test_detect_answers_every_field_and_matches_the_library(server, served_model, good_video, folders):
+    log = RequestLog(folders / "log")
+    rows_before = log.count()
     resp = post(server, good_video)
     assert resp.status_code == 200, resp.text
+    assert log.count() == rows_before + 1  # the row is committed before the answer is sent
+    assert log.read(last=1).request_id[0] == resp.json()["request_id"]
     r = resp.json()
     assert r["verdict"] == ("fake" if r["p_fake"] >= r["threshold"] else "real") and 0 <= r["p_fake"] <= 1
     assert r["threshold"] == pytest.approx(0.5) and r["model"]["version"] == "7" and r["reasons"] == []
@@ -226,7 +230,12 @@ def test_requests_without_a_video_field_are_rejected(server, good_video):
 
 def test_uploads_are_deleted_and_metrics_count_verdicts_and_rejections(server, folders, good_video):
     post(server, good_video)
+    evil = f"../../{folders.name}/evil.mp4"  # a client's file name never becomes a path
+    with good_video.open("rb") as f:
+        resp = requests.post(f"{server.url}/detect", files={"video": (evil, f, "video/mp4")}, timeout=120)
+    assert resp.status_code == 200 and not (folders / "evil.mp4").exists()
     assert list((folders / "uploads").iterdir()) == []
+    assert post(server, vf.text_file(folders / "videos")).status_code == 415
     metrics = requests.get(f"{server.url}/metrics", timeout=10).text
     assert 'deepfake_verdicts_total{verdict="' in metrics
     assert 'deepfake_rejections_total{reason="' in metrics or "deepfake_rejections_total{status=" in metrics
@@ -325,3 +334,14 @@ def test_timeout_gives_504_and_excess_requests_get_429(slow_server, carphone, fo
     # the slot is free again and the decoding pool still works
     resp = post(slow_server, vf.one_frame(folders / "videos", carphone))
     assert resp.status_code == 200 and resp.json()["reasons"] == ["too short"]
+
+
+def test_request_log_survives_a_restart(served_model, good_video, tmp_path):
+    """Rows written by one server process are there for the next one, which keeps appending."""
+    settings = {"model_tag": f"{MODEL}:latest", "request_log_dir": str(tmp_path / "log"), "clips_per_video": 1}
+    with bentoml_server(settings, tmp_path) as first:
+        ids = [post(first, good_video).json()["request_id"] for _ in range(2)]
+    with bentoml_server(settings, tmp_path) as second:
+        assert RequestLog(tmp_path / "log").read().request_id.tolist() == ids
+        ids.append(post(second, good_video).json()["request_id"])
+    assert RequestLog(tmp_path / "log").read().request_id.tolist() == ids
