@@ -6,17 +6,17 @@ the file is stored under a fresh random name, so nothing the client sends reache
 
 from __future__ import annotations
 
-# container name -> predicate on the first 16 bytes
+# container name -> predicate on the first SNIFF_BYTES bytes
 _SIGNATURES = {
     "mp4": lambda h: h[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"),  # also mov, m4v, 3gp
     "matroska": lambda h: h[:4] == b"\x1a\x45\xdf\xa3",  # mkv and webm
     "avi": lambda h: h[:4] == b"RIFF" and h[8:12] == b"AVI ",
-    "mpegts": lambda h: h[:1] == b"\x47",
+    "mpegts": lambda h: len(h) > 376 and h[0] == h[188] == h[376] == 0x47,  # sync byte every 188-byte packet
     "mpeg": lambda h: h[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"),
     "flv": lambda h: h[:3] == b"FLV",
 }
 ACCEPTED_CONTAINERS = tuple(_SIGNATURES)
-SNIFF_BYTES = 16
+SNIFF_BYTES = 512
 
 
 def sniff_container(head: bytes) -> str | None:
