@@ -55,11 +55,6 @@ class VideoVerdict:
     timings: dict = field(default_factory=dict)
     info: VideoInfo | None = None
 
-    @property
-    def face_size(self) -> float | None:
-        """Size of the largest face, the one drift monitoring tracks."""
-        return max((f.face_size for f in self.faces), default=None)
-
     def as_dict(self, thumbnails: bool = False) -> dict:
         """JSON-ready; with `thumbnails`, each face carries a small base64 JPEG of its crop."""
         out = asdict(self)
