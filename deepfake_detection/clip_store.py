@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 VIDEO_COLUMNS = ["video_id", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split"]
-# Probed video metadata copied onto every clip: the drift reference of a model is built from them.
-VIDEO_META_COLUMNS = ["path", "fps", "bitrate", "codec", "pixel_format", "duration_s"]
 FAILURE_COLUMNS = ["video_id", "path", "clip_index", "stage", "reason"]
 
 
@@ -152,7 +150,7 @@ def extract_catalog(
                             "clip_id": f"{row['video_id']}#{rec['clip_index']}/{rec['face_index']}",
                             "frame_width": row["width"],
                             "frame_height": row["height"],
-                            **{k: row.get(k) for k in VIDEO_META_COLUMNS},
+                            "path": row["path"],  # the drift reference re-reads the training video
                             **rec,
                             "crop_boxes": json.dumps(rec["crop_boxes"]),
                         }

@@ -8,6 +8,9 @@ records it with the model version, which ties every model to the exact data it s
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +43,42 @@ class ClipDataset:
 
     def load_clip(self, clip_path: str) -> np.ndarray:
         return load_clip(self.store_root, clip_path)
+
+    def save(self, folder: str, open_file: Callable = open) -> None:
+        """The on-disk form: `clips.parquet`, `failures.parquet` and `dataset.json` (everything else).
+
+        `open_file` lets the ZenML materializer write through its artifact store (local, S3, GCS).
+        """
+        for name, table in (("clips", self.table), ("failures", self.failures)):
+            with open_file(os.path.join(folder, f"{name}.parquet"), "wb") as f:
+                table.to_parquet(f, index=False)
+        meta = {
+            "store_root": self.store_root,
+            "params": self.params.model_dump(),
+            "content_hash": self.content_hash,
+            "source": self.source,
+            "contracts_passed": self.contracts_passed,
+        }
+        with open_file(os.path.join(folder, "dataset.json"), "w") as f:
+            f.write(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, folder: str, open_file: Callable = open) -> ClipDataset:
+        tables = {}
+        for name in ("clips", "failures"):
+            with open_file(os.path.join(folder, f"{name}.parquet"), "rb") as f:
+                tables[name] = pd.read_parquet(f)
+        with open_file(os.path.join(folder, "dataset.json"), "r") as f:
+            meta = json.loads(f.read())
+        return cls(
+            table=tables["clips"],
+            failures=tables["failures"],
+            store_root=meta["store_root"],
+            params=ClipParams(**meta["params"]),
+            content_hash=meta["content_hash"],
+            source=meta.get("source", "unknown"),
+            contracts_passed=meta.get("contracts_passed", False),
+        )
 
     def summary(self) -> dict:
         """Counts people ask for first: clips per split and label, failures, bytes per clip."""

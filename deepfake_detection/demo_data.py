@@ -102,13 +102,17 @@ def build_demo_dataset(
     return root
 
 
-def write_video(path: str | Path, frames: np.ndarray, crf: int = 23, fps: int = FPS) -> None:
-    """Encode RGB frames with libx264 (yuv420p) at the given CRF.
+def write_video(path: str | Path, frames: np.ndarray, crf: int = 23, fps: int = FPS, scale: float = 1.0) -> None:
+    """Encode RGB frames with libx264 (yuv420p) at the given CRF, optionally resized by `scale` (even sides).
 
     x264 is deterministic across thread counts unless told otherwise, so the demo's bytes are repeatable.
     """
     import av
 
+    if scale != 1.0:  # the lower-resolution re-encodes drift monitoring must notice
+        h, w = frames.shape[1:3]
+        size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
+        frames = np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part.mp4")

@@ -40,9 +40,18 @@ class Detector:
             (folder / "README.md").write_text(card)
         return folder
 
+    def scalar_metadata(self) -> dict:
+        """Threshold and the scalar provenance fields: what registries show as searchable metadata."""
+        return {"threshold": self.threshold, **{k: v for k, v in self.info.items() if isinstance(v, str | int | float)}}
+
+    @staticmethod
+    def read_meta(folder: str | Path) -> tuple[float, dict]:
+        """(threshold, info) of a saved detector, without loading its weights."""
+        meta = json.loads((Path(folder) / DETECTOR_FILE).read_text())
+        return float(meta["threshold"]), meta.get("info", {})
+
     @classmethod
     def load(cls, folder: str | Path) -> Detector:
-        folder = Path(folder)
         model, processor = load_model(folder)
-        meta = json.loads((folder / DETECTOR_FILE).read_text())
-        return cls(model=model, processor=processor, threshold=float(meta["threshold"]), info=meta.get("info", {}))
+        threshold, info = cls.read_meta(folder)
+        return cls(model=model, processor=processor, threshold=threshold, info=info)

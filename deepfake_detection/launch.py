@@ -12,15 +12,12 @@ reads the result back from the folder. The loop is unchanged: one process or man
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
-
-from deepfake_detection.config import ClipParams
 from deepfake_detection.dataset import ClipDataset
 from deepfake_detection.training import TrainParams, TrainResult, load_result, train
 
@@ -29,22 +26,12 @@ log = logging.getLogger(__name__)
 
 def write_job(dataset: ClipDataset, params: TrainParams, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
-    dataset.table.to_parquet(work / "clips.parquet")
-    meta = {"store_root": str(Path(dataset.store_root).resolve()), "params": dataset.params.model_dump(),
-            "content_hash": dataset.content_hash, "source": dataset.source}  # fmt: skip
-    (work / "dataset.json").write_text(json.dumps(meta, indent=1))
+    replace(dataset, store_root=str(Path(dataset.store_root).resolve())).save(str(work))
     (work / "train_params.json").write_text(params.model_dump_json(indent=1))
 
 
 def read_job(work: Path) -> tuple[ClipDataset, TrainParams]:
-    meta = json.loads((work / "dataset.json").read_text())
-    dataset = ClipDataset(
-        table=pd.read_parquet(work / "clips.parquet"),
-        store_root=meta["store_root"],
-        params=ClipParams(**meta["params"]),
-        content_hash=meta["content_hash"],
-        source=meta["source"],
-    )
+    dataset = ClipDataset.load(str(work))
     return dataset, TrainParams.model_validate_json((work / "train_params.json").read_text())
 
 
@@ -60,7 +47,7 @@ def launch_training(dataset: ClipDataset, params: TrainParams, out_dir: str | Pa
            "-m", "deepfake_detection.launch", "--work", str(out_dir)]  # fmt: skip
     log.info("launching %d training processes: %s", num_processes, " ".join(cmd))
     subprocess.run(cmd, check=True)
-    return load_result(out_dir, params.patience, params.epochs)
+    return load_result(out_dir, params)
 
 
 def main() -> None:

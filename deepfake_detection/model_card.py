@@ -5,11 +5,12 @@ from __future__ import annotations
 import yaml
 
 from deepfake_detection.evaluation import Evaluation
+from deepfake_detection.registry import is_demo_model
 
 
 def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:
     clip, video = evaluation.headline("clip"), evaluation.headline("video")
-    synthetic = "NOT FaceForensics++" in info.get("trained_on", "")
+    synthetic = is_demo_model(info)
     dataset_name = info.get("trained_on", "unknown")
     results = [
         {"type": t, "value": round(float(r[t]), 4), "name": f"{level} {t}"}

@@ -95,18 +95,13 @@ def export_to_bentoml(detector: Detector, card: str, labels: dict[str, str], nam
     """
     import bentoml
 
-    metadata = {"threshold": detector.threshold, **{k: v for k, v in detector.info.items() if _scalar(v)}}
     with tempfile.TemporaryDirectory() as tmp:
         detector.save(tmp, card=card)
-        with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
+        with bentoml.models.create(name, labels=labels, metadata=detector.scalar_metadata()) as model:
             for path in Path(tmp).iterdir():
                 (Path(model.path) / path.name).write_bytes(path.read_bytes())
             (Path(model.path) / "provenance.json").write_text(json.dumps(detector.info, indent=1, default=str))
     return str(model.tag)
-
-
-def _scalar(v) -> bool:
-    return isinstance(v, str | int | float | bool)
 
 
 def is_demo_model(info: dict) -> bool:

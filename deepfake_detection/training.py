@@ -134,8 +134,7 @@ def train(
         pos_weight=pos_weight.to(accelerator.device) if pos_weight is not None else None
     )
 
-    state = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [],
-             "processes": accelerator.num_processes}  # fmt: skip
+    state = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
     if resume and (last / "trainer_state.json").is_file():
         accelerator.load_state(str(last))
@@ -147,11 +146,9 @@ def train(
             state["best_epoch"],
         )
 
-    stopped_early = False
     epoch_times = []
     for epoch in range(state["epoch"], params.epochs):
         if state["bad_epochs"] >= params.patience:
-            stopped_early = True
             break
         t0 = time.monotonic()
         torch.manual_seed(params.seed + epoch)
@@ -204,31 +201,24 @@ def train(
             (last / "trainer_state.json").write_text(json.dumps(state, indent=1))
         if on_epoch_end:
             on_epoch_end(record)
-    else:
-        stopped_early = state["bad_epochs"] >= params.patience and state["epoch"] < params.epochs
+    return _result(out_dir, state, params, epoch_times)
+
+
+def load_result(out_dir: str | Path, params: TrainParams) -> TrainResult:
+    """The result of a run from its folder (what a launched multi-process run leaves behind)."""
+    out_dir = Path(out_dir)
+    state = json.loads((out_dir / "last" / "trainer_state.json").read_text())
+    return _result(out_dir, state, params, [h["seconds"] for h in state["history"]])
+
+
+def _result(out_dir: Path, state: dict, params: TrainParams, epoch_seconds: list[float]) -> TrainResult:
     return TrainResult(
         best_dir=out_dir / "best",
         best_epoch=state["best_epoch"],
         best_val_auc=state["best_auc"],
         history=state["history"],
-        seconds_per_epoch=float(np.mean(epoch_times)) if epoch_times else 0.0,
-        stopped_early=stopped_early,
-    )
-
-
-def load_result(out_dir: str | Path, patience: int | None = None, epochs: int | None = None) -> TrainResult:
-    """The result of a run from its folder (what a launched multi-process run leaves behind)."""
-    out_dir = Path(out_dir)
-    state = json.loads((out_dir / "last" / "trainer_state.json").read_text())
-    history = state["history"]
-    stopped = None not in (patience, epochs) and state["bad_epochs"] >= patience and state["epoch"] < epochs
-    return TrainResult(
-        best_dir=out_dir / "best",
-        best_epoch=state["best_epoch"],
-        best_val_auc=state["best_auc"],
-        history=history,
-        seconds_per_epoch=float(np.mean([h["seconds"] for h in history])) if history else 0.0,
-        stopped_early=stopped,
+        seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
+        stopped_early=state["bad_epochs"] >= params.patience and state["epoch"] < params.epochs,
     )
 
 

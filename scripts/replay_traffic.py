@@ -27,16 +27,8 @@ from serving.local_server import bentoml_server  # noqa: E402
 
 
 def degrade(src: Path, dst: Path, scale: float = 0.5, crf: int = 45) -> Path:
-    from PIL import Image
-
     reader = FrameReader(src)
-    frames = reader.get(range(reader.num_frames))
-    h, w = frames.shape[1:3]
-    size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
-    small = [Image.fromarray(f).resize(size, Image.BILINEAR) for f in frames]
-    import numpy as np
-
-    write_video(dst, np.stack([np.asarray(f) for f in small]), crf=crf)
+    write_video(dst, reader.get(range(reader.num_frames)), crf=crf, scale=scale)
     return dst
 
 

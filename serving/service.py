@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import multiprocessing
 import shutil
@@ -41,7 +40,7 @@ from deepfake_detection.offline import apply_offline_env
 apply_offline_env()
 
 from deepfake_detection.config import ClipParams  # noqa: E402
-from deepfake_detection.detector import DETECTOR_FILE, Detector  # noqa: E402
+from deepfake_detection.detector import Detector  # noqa: E402
 from deepfake_detection.inference import AnalysisTimeout, ExtractedVideo, decide, extract_video  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
 from deepfake_detection.request_log import RequestLog  # noqa: E402
@@ -66,8 +65,14 @@ rejections_total = bentoml.metrics.Counter(
 app = FastAPI(title="deepfake-videomae", docs_url=None, redoc_url=None, openapi_url=None)
 
 
-def _model_not_found(tag: str) -> RuntimeError:
-    return RuntimeError(f"no model {tag!r} in the BentoML store; run `make demo` (or the training pipeline) first")
+def _served_model():
+    """The BentoML model named in the settings, or a start-up error saying how to make one."""
+    try:
+        return bentoml.models.get(settings.model_tag)
+    except bentoml.exceptions.NotFound as exc:
+        raise RuntimeError(
+            f"no model {settings.model_tag!r} in the BentoML store; run `make demo` (or the training pipeline) first"
+        ) from exc
 
 
 @bentoml.service(name="clip_scorer", traffic={"timeout": settings.request_timeout_s})
@@ -76,10 +81,7 @@ class ClipScorer:
 
     def __init__(self) -> None:
         self.detector: Detector | None = None
-        try:
-            self.bento_model = bentoml.models.get(settings.model_tag)
-        except bentoml.exceptions.NotFound as exc:
-            raise _model_not_found(settings.model_tag) from exc
+        self.bento_model = _served_model()
         # /readyz answers 503 until the weights are loaded; /livez answers at once
         threading.Thread(target=self._load, daemon=True).start()
 
@@ -126,13 +128,8 @@ class DeepfakeDetection:
     scorer = bentoml.depends(ClipScorer)
 
     def __init__(self) -> None:
-        try:
-            bento_model = bentoml.models.get(settings.model_tag)
-        except bentoml.exceptions.NotFound as exc:
-            raise _model_not_found(settings.model_tag) from exc
-        meta = json.loads((Path(bento_model.path) / DETECTOR_FILE).read_text())
-        self.threshold = float(meta["threshold"])
-        info = meta.get("info", {})
+        bento_model = _served_model()
+        self.threshold, info = Detector.read_meta(bento_model.path)
         self.model = describe_served_model(str(bento_model.tag), bento_model.info.labels, info)
         if "clip_params" not in info:
             log.warning("model %s does not record its clip parameters; using the defaults", bento_model.tag)

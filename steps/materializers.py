@@ -5,18 +5,15 @@ Written through the artifact store's file API, so the artifact works unchanged o
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pandas as pd
 from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from deepfake_detection.config import ClipParams
 from deepfake_detection.dataset import ClipDataset
 from deepfake_detection.detector import Detector
 
@@ -26,35 +23,10 @@ class ClipDatasetMaterializer(BaseMaterializer):
     ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA
 
     def save(self, data: ClipDataset) -> None:
-        for name, table in (("clips", data.table), ("failures", data.failures)):
-            with self.artifact_store.open(os.path.join(self.uri, f"{name}.parquet"), "wb") as f:
-                table.to_parquet(f, index=False)
-        meta = {
-            "store_root": data.store_root,
-            "params": data.params.model_dump(),
-            "content_hash": data.content_hash,
-            "source": data.source,
-            "contracts_passed": data.contracts_passed,
-        }
-        with self.artifact_store.open(os.path.join(self.uri, "dataset.json"), "w") as f:
-            f.write(json.dumps(meta, indent=1))
+        data.save(self.uri, self.artifact_store.open)
 
     def load(self, data_type: type[Any]) -> ClipDataset:
-        tables = {}
-        for name in ("clips", "failures"):
-            with self.artifact_store.open(os.path.join(self.uri, f"{name}.parquet"), "rb") as f:
-                tables[name] = pd.read_parquet(f)
-        with self.artifact_store.open(os.path.join(self.uri, "dataset.json"), "r") as f:
-            meta = json.loads(f.read())
-        return ClipDataset(
-            table=tables["clips"],
-            failures=tables["failures"],
-            store_root=meta["store_root"],
-            params=ClipParams(**meta["params"]),
-            content_hash=meta["content_hash"],
-            source=meta.get("source", "unknown"),
-            contracts_passed=meta.get("contracts_passed", False),
-        )
+        return ClipDataset.load(self.uri, self.artifact_store.open)
 
     def extract_metadata(self, data: ClipDataset) -> dict[str, Any]:
         return data.summary()
@@ -92,4 +64,4 @@ class DetectorMaterializer(BaseMaterializer):
             return Detector.load(tmp)
 
     def extract_metadata(self, data: Detector) -> dict[str, Any]:
-        return {"threshold": data.threshold, **{k: v for k, v in data.info.items() if isinstance(v, str | int | float)}}
+        return data.scalar_metadata()

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import requests
 from browser import ARTIFACTS, CHROMIUM, chromium_page
-from PIL import Image
 from zenml import pipeline, step
 
 from deepfake_detection.demo_data import write_video
@@ -30,11 +29,7 @@ from serving.local_server import free_port
 
 
 def reencode(frames: np.ndarray, path: Path, crf: int, scale: float = 1.0) -> Path:
-    if scale != 1.0:
-        h, w = frames.shape[1:3]
-        size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
-        frames = np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
-    write_video(path, frames, crf=crf)
+    write_video(path, frames, crf=crf, scale=scale)
     return path
 
 

@@ -23,10 +23,10 @@ def export_model(
     """Exports only a version that was promoted; returns the BentoML tag, or "" when nothing was exported."""
     model = get_step_context().model
     detector.info.update(model_name=MODEL_NAME, model_version=str(model.version), stage=decision.stage)
-    card = model_card(detector.info, evaluation, config.train.model_dump())
     if not (decision.promoted and config.export_to_bentoml):
         logger.info("not exported: version %s stays %s", model.version, decision.stage)
         return ""
+    card = model_card(detector.info, evaluation, config.train.model_dump())
     tag = export_to_bentoml(detector, card, labels={"stage": "production", "zenml_model_version": str(model.version)})
     logger.info("exported %s to the BentoML store", tag)
     log_metadata({"bento_model": tag}, infer_model=True)

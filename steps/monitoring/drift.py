@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,6 @@ from deepfake_detection.registry import MODEL_NAME
 from deepfake_detection.request_log import RequestLog
 
 logger = get_logger(__name__)
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 @step
@@ -62,7 +60,8 @@ def drift_report(
     reports = Path(config.reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     html_path = reports / f"drift_{time.strftime('%Y%m%d_%H%M%S')}_{config.run_name or 'run'}.html"
-    snapshot.save_html(str(html_path))
+    html = snapshot.get_html_str(as_iframe=False)  # rendered once: the file and the ZenML visualisation
+    html_path.write_text(html, encoding="utf-8")
     project_id = add_to_workspace(snapshot, config.workspace, config.project, config.columns, config.run_name)
     seconds = time.monotonic() - started
     for c in summary.columns:
@@ -74,7 +73,7 @@ def drift_report(
                             "resolution_drifted": summary.resolution_drifted,
                             "compression_drifted": summary.compression_drifted, "report": str(html_path),
                             "seconds": seconds}})  # fmt: skip
-    return HTMLString(html_path.read_text()), summary
+    return HTMLString(html), summary
 
 
 @step
