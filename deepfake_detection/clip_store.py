@@ -21,8 +21,9 @@ import pandas as pd
 
 from deepfake_detection.clips import Clip, ClipFailure, boxes_bounds, extract_clips, make_detector
 from deepfake_detection.config import ClipParams
-from deepfake_detection.faces import FaceDetector
-from deepfake_detection.video import FrameReader, VideoError
+from deepfake_detection.faces.detectors import FaceDetector
+from deepfake_detection.media.probe import VideoError
+from deepfake_detection.media.reader import VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def extract_catalog(
 
     `progress(done, total, video_id, cached)` is called after each video.
     """
-    detector = detector or make_detector(store.params)
+    detector = detector or make_detector(store.params.faces)
     clip_rows: list[dict] = []
     failure_rows: list[dict] = []
     total = len(catalog)
@@ -171,9 +172,10 @@ def extract_catalog(
 
 
 def _extract_one(row: dict, key: str, store: ClipStore, detector: FaceDetector) -> dict:
-    reader = FrameReader(row["path"])
-    clips, failures = extract_clips(reader, store.params, detector)
-    meta = {"video_path": row["path"], "video_id": row["video_id"], "decoded_frames": reader.num_frames}
+    with VideoReader(row["path"]) as reader:
+        clips, failures = extract_clips(reader, store.params, detector)
+        meta = {"video_path": row["path"], "video_id": row["video_id"], "decoded_frames": reader.num_frames,
+                "decoder": reader.info.decoder, "rotation": reader.info.rotation}  # fmt: skip
     return store.write(key, clips, failures, meta)
 
 

@@ -8,27 +8,60 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from deepfake_detection.video import VideoLimits
+from deepfake_detection.media.probe import VideoLimits
 
 
-class ClipParams(BaseModel):
-    """How clips are cut from a video. Anything that changes clip pixels belongs here (it keys the cache)."""
+class FaceParams(BaseModel):
+    """How faces are found, followed and kept: a setting of the data run or the service, never of a model.
+
+    The model only fixes the crop geometry (`ClipGeometry`); any detector that finds the face gives the
+    same crop, so a better detector can be deployed without retraining.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: Literal["yunet", "dlib_hog"] = Field("yunet", description="yunet (default) or dlib_hog")
+    min_score: float | None = Field(None, description="detection score threshold; None: the detector's (0.6 YuNet)")
+    min_face_px: float = Field(64, gt=0, description="faces smaller than this (px, original frame) are 'too small'")
+    base_side: int = Field(640, ge=64, description="frames larger than this (long side) are shrunk towards it")
+    detect_every: int = Field(8, ge=1, description="run the detector on every n-th frame of a clip (and the last)")
+    min_hit_rate: float = Field(0.5, gt=0.0, le=1.0, description="fraction of key frames a face must be seen in")
+    max_faces: int = Field(1, ge=1, description="faces kept per clip window, largest first")
+
+
+class ClipGeometry(BaseModel):
+    """What a model was trained on: how a clip is laid out in time and space. Stored with every model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clip_len: int = Field(16, ge=1, description="frames per clip; VideoMAE expects 16")
     stride: int = Field(1, ge=1, description="temporal stride between the frames of a clip")
-    clips_per_video: int = Field(4, ge=1, description="K clips per video, evenly spaced")
     size: int = Field(224, ge=16, description="side of the square face crop in pixels")
     margin: float = Field(1.3, ge=1.0, le=3.0, description="crop side as a multiple of the face box side")
-    max_faces: int = Field(1, ge=1, description="faces kept per clip, largest first, each a separate track")
-    detect_every: int = Field(5, ge=1, description="run the detector on every n-th frame of a clip")
-    min_hit_rate: float = Field(0.5, gt=0.0, le=1.0, description="fraction of key frames a face must be seen in")
-    detect_max_side: int = Field(640, ge=64, description="frames are rescaled to this longer side for detection")
-    detector: str = "dlib_hog"
+
+
+class ClipParams(ClipGeometry):
+    """How clips are cut from a video: the geometry, how many windows, and how faces are found.
+
+    Anything that changes clip pixels belongs here (it keys the clip store).
+    """
+
+    clips_per_video: int = Field(4, ge=1, description="K clip windows per video, evenly spaced")
+    faces: FaceParams = Field(default_factory=FaceParams)
+
+    def geometry(self) -> ClipGeometry:
+        return ClipGeometry(**{k: getattr(self, k) for k in ClipGeometry.model_fields})
+
+    @classmethod
+    def for_model(cls, geometry: dict, clips_per_video: int, faces: FaceParams) -> ClipParams:
+        """The model's geometry (extra keys of older models, such as their detector, are ignored) with the
+        deployment's own windows and face settings."""
+        own = {k: v for k, v in geometry.items() if k in ClipGeometry.model_fields}
+        return cls(**own, clips_per_video=clips_per_video, faces=faces)
 
     def cache_key(self) -> str:
         """A short stable hash of these parameters: clips made with other parameters never mix."""

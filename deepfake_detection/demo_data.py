@@ -28,8 +28,10 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from deepfake_detection.config import DemoParams
-from deepfake_detection.faces import Box, DlibHogDetector, track_faces
-from deepfake_detection.video import FrameReader
+from deepfake_detection.faces.boxes import Box
+from deepfake_detection.faces.detectors import DlibHogDetector
+from deepfake_detection.faces.tracking import track_faces
+from deepfake_detection.media.reader import VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ def _pairs(counts: dict[str, int]) -> dict[str, list[tuple[str, str]]]:
 
 
 def _make_originals(ids: list[str], params: DemoParams, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    carphone = FrameReader(carphone_path())
+    carphone = VideoReader(carphone_path())
     talking = carphone.get(range(carphone.num_frames))
     out = {}
     for vid in ids:
@@ -189,8 +191,8 @@ def _still_variant(image: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
 
 
 def _face_boxes(frames: np.ndarray) -> list[Box]:
-    """A smoothed face box for every frame, from detections on every 4th frame."""
-    detector = DlibHogDetector(detect_max_side=WIDTH)
+    """A smoothed face box for every frame, from detections on every 4th frame (HOG, at the native 320 px)."""
+    detector = DlibHogDetector()
     detections = {i: detector.detect(frames[i]) for i in range(0, len(frames), 4)}
     tracks = track_faces(detections, len(frames), max_faces=1, min_hit_rate=0.3)
     if not tracks:

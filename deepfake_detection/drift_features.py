@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_detection.video import FrameReader, VideoInfo, VideoLimits, probe
+from deepfake_detection.media.probe import VideoInfo
+from deepfake_detection.media.reader import VideoReader
 
 BLOCK = 16
 RESOLUTION_COLUMNS = ["width", "height", "pixels"]
@@ -56,7 +57,7 @@ def sharpness(y: np.ndarray) -> float:
     return float(lap.var())
 
 
-def frame_quality(frames: np.ndarray) -> dict[str, float]:
+def frame_quality(frames: np.ndarray | list[np.ndarray]) -> dict[str, float]:
     """Mean blockiness and sharpness over RGB frames (N, H, W, 3)."""
     ys = [luma(f) for f in frames]
     return {
@@ -70,17 +71,20 @@ def sample_indices(num_frames: int, n_frames: int = 4) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, max(num_frames - 1, 0), min(n_frames, num_frames)).round()})
 
 
-def video_features(
-    path: str | Path,
-    face_size: float | None = None,
-    info: VideoInfo | None = None,
-    n_frames: int = 4,
-    limits: VideoLimits | None = None,
-) -> dict:
-    """All drift columns of one video file; `face_size` (median face side in pixels) comes from its clips."""
-    info = info or probe(path, limits)
-    reader = FrameReader(path)
-    quality = frame_quality(reader.get(sample_indices(reader.num_frames, n_frames)))
+def video_features(source: str | Path | VideoReader, face_size: float | None = None, n_frames: int = 4) -> dict:
+    """All drift columns of one video (a path, or a reader already open on it), from `n_frames` frames
+    spread evenly over it. `face_size` (median face side in pixels) comes from its clips."""
+    if not isinstance(source, VideoReader):
+        with VideoReader(source) as reader:
+            return video_features(reader, face_size, n_frames)
+    frames = source.get(sample_indices(source.num_frames, n_frames))
+    return quality_columns(source.info, face_size, frame_quality(frames))
+
+
+def quality_columns(info: VideoInfo, face_size: float | None, quality: dict[str, float]) -> dict:
+    """The drift row: resolution and container columns from `info`, `quality` (`frame_quality` of some of its
+    upright frames) and the face size. The service passes the quality of frames it decoded for clips, so an
+    upload is decoded once."""
     pixels = info.width * info.height
     return {
         "width": info.width,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from deepfake_detection.drift_features import FEATURE_COLUMNS, video_features
-from deepfake_detection.video import VideoError
+from deepfake_detection.media.probe import VideoError
 
 log = logging.getLogger(__name__)
 KEY_COLUMNS = ["video_id", "label", "method", "compression"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.video import VideoError, VideoLimits, probe
+from deepfake_detection.media.probe import VideoError, VideoLimits, probe
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ ACTOR_SPLIT_FRACTIONS = {"train": 0.72, "val": 0.14, "test": 0.14}
 CATALOG_COLUMNS = [
     "video_id", "path", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split",
     "container", "codec", "pixel_format", "width", "height", "fps", "frame_count", "duration_s",
-    "bitrate", "file_size", "error",
+    "bitrate", "file_size", "rotation", "start_s", "error",
 ]  # fmt: skip
 
 _YOUTUBE_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")

@@ -21,10 +21,11 @@ import pandas as pd
 
 from deepfake_detection.clips import Clip, extract_clips, make_detector
 from deepfake_detection.config import ClipParams
-from deepfake_detection.drift_features import video_features
-from deepfake_detection.faces import FaceDetector
+from deepfake_detection.drift_features import frame_quality, quality_columns, sample_indices
+from deepfake_detection.faces.detectors import FaceDetector
+from deepfake_detection.media.probe import VideoInfo, VideoLimits
+from deepfake_detection.media.reader import VideoReader
 from deepfake_detection.metrics import video_scores
-from deepfake_detection.video import FrameReader, VideoInfo, VideoLimits, probe
 
 
 class ClipScorer(Protocol):
@@ -97,30 +98,46 @@ def extract_video(
     time_budget_s: float | None = None,
     with_features: bool = False,
 ) -> ExtractedVideo:
-    """Probe (limits first) and cut the face clips; optionally measure the drift features.
+    """Open the video (limits checked on the probe), cut the face clips; optionally measure the drift features.
+
+    Every fact in the result (`info`, clip times and boxes, drift features) is of the one stream whose
+    upright frames were analysed (`media.reader`).
 
     Raises `VideoError` for unusable files and `AnalysisTimeout` (checked before each clip) once
     `time_budget_s` is spent, so a slow upload stops consuming CPU when its request has timed out.
     """
     t0 = time.monotonic()
     deadline = None if time_budget_s is None else t0 + time_budget_s
-    info = probe(path, limits)
-    reader = FrameReader(path)
-    t1 = time.monotonic()
+    with VideoReader(path, limits) as reader:
+        t1 = time.monotonic()
 
-    def check_deadline() -> None:
-        if deadline is not None and time.monotonic() > deadline:
-            raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
+        def check_deadline() -> None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
 
-    timings = {"probe_s": t1 - t0}
-    clips, failures = extract_clips(reader, params, face_detector or make_detector(params), check_deadline, timings)
-    t2 = time.monotonic()
-    reasons = sorted({f.reason.split(":")[0] for f in failures})
-    features = None
-    if with_features:
-        largest = [c.face_size for c in clips if c.face_index == 0]
-        features = video_features(path, float(np.median(largest)) if largest else None, info)
-        timings["features_s"] = time.monotonic() - t2
+        timings = {"probe_s": t1 - t0, "features_s": 0.0} if with_features else {"probe_s": t1 - t0}
+        sampled = set(sample_indices(params.clips_per_video, n_frames=4))
+        quality: list[dict[str, float]] = []
+
+        def measure(clip_index: int, frames: np.ndarray) -> None:
+            """Drift quality of the first frame of 4 evenly spread windows: no second decode of the upload."""
+            if with_features and clip_index in sampled:
+                t = time.monotonic()
+                quality.append(frame_quality(frames[:1]))
+                timings["features_s"] += time.monotonic() - t
+
+        detector = face_detector or make_detector(params.faces)
+        clips, failures = extract_clips(reader, params, detector, check_deadline, timings, measure)
+        reasons = sorted({f.reason.split(":")[0] for f in failures})
+        features = None
+        if with_features:
+            main = [c.face_size for c in clips if c.face_index == 0]
+            if not quality:  # too short for a clip: measure a few frames anyway
+                quality.append(frame_quality(reader.get(sample_indices(reader.num_frames, 4))))
+            means = {k: float(np.nanmean([q[k] for q in quality])) if quality else float("nan")
+                     for k in ("blockiness", "sharpness")}  # fmt: skip
+            features = quality_columns(reader.info, float(np.median(main)) if main else None, means)
+        info = reader.info
     return ExtractedVideo(info, clips, reasons, timings, features)
 
 

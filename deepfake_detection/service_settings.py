@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.video import VideoLimits
+from deepfake_detection.config import FaceParams
+from deepfake_detection.media.probe import VideoLimits
 
 ENV_VAR = "DEEPFAKE_SERVING_CONFIG"
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "configs" / "serving.yaml"
@@ -32,7 +33,10 @@ class ServiceSettings(BaseModel):
     max_concurrency: int = Field(4, ge=1, description="requests in flight; more get 429 at once")
     decode_workers: int = Field(2, ge=1, description="processes that decode uploads and find faces")
     clips_per_video: int = Field(8, ge=1, description="timeline resolution: clips scored per video")
-    max_faces: int = Field(3, ge=1, description="faces tracked per clip, largest first")
+    faces: FaceParams = Field(
+        default_factory=lambda: FaceParams(max_faces=3),
+        description="how faces are found (detector, smallest face, ...); the model fixes only the crop geometry",
+    )
     adaptive_batching: bool = Field(True, description="score clips through the batchable API (off: one call each)")
     max_batch_size: int = Field(16, ge=1, description="clips per model batch")
     max_latency_ms: int = Field(20_000, ge=1, description="how long a batch may wait for more clips")

@@ -15,7 +15,7 @@ from deepfake_detection.clip_store import ClipStore, extract_catalog
 from deepfake_detection.clips import make_detector
 from deepfake_detection.config import ClipParams
 from deepfake_detection.ffpp import build_catalog
-from deepfake_detection.video import FrameReader
+from deepfake_detection.media.reader import VideoReader
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
 
     found = total = 0
     for path in catalog.path:
-        reader = FrameReader(path)
+        reader = VideoReader(path)
         for frame in reader.get(np.linspace(0, reader.num_frames - 1, args.detect_frames).astype(int)):
             found += bool(detector.detect(frame))
             total += 1

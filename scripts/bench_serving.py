@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from deepfake_detection.demo_data import carphone_path, write_video  # noqa: E402
-from deepfake_detection.video import FrameReader  # noqa: E402
+from deepfake_detection.media.reader import VideoReader  # noqa: E402
 from serving.local_server import bentoml_server  # noqa: E402
 
 
@@ -29,7 +29,7 @@ def make_720p_video(path: Path, seconds: int = 10, fps: int = 25) -> Path:
     """The carphone face (a real person) upscaled into a 1280x720 frame, looped to `seconds`."""
     from PIL import Image
 
-    src = FrameReader(carphone_path()).get(range(96))
+    src = VideoReader(carphone_path()).get(range(96))
     frames = []
     for i in range(seconds * fps):
         f = src[i % 96 if (i // 96) % 2 == 0 else 95 - i % 96]

@@ -22,12 +22,12 @@ sys.path.insert(0, str(REPO))
 
 from deepfake_detection.demo_data import write_video  # noqa: E402
 from deepfake_detection.ffpp import OfficialSplits, build_catalog  # noqa: E402
-from deepfake_detection.video import FrameReader  # noqa: E402
+from deepfake_detection.media.reader import VideoReader  # noqa: E402
 from serving.local_server import bentoml_server  # noqa: E402
 
 
 def degrade(src: Path, dst: Path, scale: float = 0.5, crf: int = 45) -> Path:
-    reader = FrameReader(src)
+    reader = VideoReader(src)
     write_video(dst, reader.get(range(reader.num_frames)), crf=crf, scale=scale)
     return dst
 

@@ -15,17 +15,12 @@ Settings: `configs/serving.yaml` (or the file named by `DEEPFAKE_SERVING_CONFIG`
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
-import multiprocessing
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import anyio
@@ -42,11 +37,12 @@ apply_offline_env()
 from deepfake_detection.config import ClipParams  # noqa: E402
 from deepfake_detection.detector import Detector  # noqa: E402
 from deepfake_detection.inference import AnalysisTimeout, ExtractedVideo, decide, extract_video  # noqa: E402
+from deepfake_detection.media.probe import NoVideoStream, UnsupportedCodec, VideoError, VideoLimitError  # noqa: E402
+from deepfake_detection.media.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
 from deepfake_detection.request_log import RequestLog  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
-from deepfake_detection.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
-from deepfake_detection.video import NoVideoStream, VideoError, VideoLimitError  # noqa: E402
+from deepfake_detection.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 
 log = logging.getLogger("deepfake_detection.service")
 settings = ServiceSettings.load()
@@ -131,16 +127,14 @@ class DeepfakeDetection:
         bento_model = _served_model()
         self.threshold, info = Detector.read_meta(bento_model.path)
         self.model = describe_served_model(str(bento_model.tag), bento_model.info.labels, info)
-        if "clip_params" not in info:
-            log.warning("model %s does not record its clip parameters; using the defaults", bento_model.tag)
-        self.clip_params = ClipParams(
-            **{**info.get("clip_params", {}), "clips_per_video": settings.clips_per_video,
-               "max_faces": settings.max_faces}
-        )  # fmt: skip
+        geometry = info.get("clip_geometry", info.get("clip_params"))
+        if geometry is None:
+            log.warning("model %s does not record its clip geometry; using the defaults", bento_model.tag)
+        self.clip_params = ClipParams.for_model(geometry or {}, settings.clips_per_video, settings.faces)
         self.request_log = RequestLog(settings.request_log_dir)
         self.upload_dir = Path(settings.upload_dir or tempfile.gettempdir())
         self.upload_dir.mkdir(parents=True, exist_ok=True)
-        self.pool = _decode_pool()
+        self.pool = WorkerPool(settings.decode_workers, initializer=_warm_up)
         log.info("serving %s (threshold %.4f), clips %s", self.model, self.threshold, self.clip_params)
 
     @app.get("/")
@@ -182,24 +176,25 @@ class DeepfakeDetection:
         """Decode, find faces and cut clips in a worker process, within what is left of the request's time.
 
         Native decoders meet untrusted bytes here: in a separate process a crash costs one request, not the
-        service, and decoding uses every core.
+        service; a decode stuck in native code past the deadline is killed and its worker replaced
+        (`worker_pool`); and decoding uses every core.
         """
         budget = 0.9 * settings.request_timeout_s - (time.monotonic() - started)
-        job = functools.partial(extract_video, str(path), self.clip_params, settings.limits,
-                                time_budget_s=budget, with_features=True)  # fmt: skip
         try:
-            return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self.pool, job), budget + 5)
+            return await self.pool.run(extract_video, str(path), self.clip_params, settings.limits,
+                                       time_budget_s=budget, with_features=True, timeout_s=budget + 5)  # fmt: skip
         except VideoLimitError as exc:
             raise Rejection(422, "over_limit", str(exc)) from exc
         except NoVideoStream as exc:
             raise Rejection(415, "no_video_stream", str(exc)) from exc
+        except UnsupportedCodec as exc:
+            raise Rejection(415, "unsupported_codec", str(exc)) from exc
         except VideoError as exc:
             raise Rejection(422, "unreadable", str(exc)) from exc
-        except (TimeoutError, AnalysisTimeout) as exc:
+        except (JobTimeout, AnalysisTimeout) as exc:
             raise Rejection(504, "timeout", f"analysis did not finish in {budget:.0f}s") from exc
-        except BrokenProcessPool as exc:
-            log.error("a decoding worker died on request file %s; restarting the pool", path.name)
-            self.pool = _decode_pool()
+        except WorkerCrashed as exc:
+            log.error("a decoding worker died on request file %s (%s); it was replaced", path.name, exc)
             raise Rejection(422, "decoder_crashed", "the video decoder crashed on this file") from exc
 
     async def _score(self, clips: list) -> np.ndarray:
@@ -246,14 +241,6 @@ class DeepfakeDetection:
                 shutil.copyfileobj(upload.file, out, 1 << 20)
         finally:
             await form.close()
-
-
-def _decode_pool() -> ProcessPoolExecutor:
-    """Spawned (not forked: the parent runs threads) workers, started now so no request pays their start-up."""
-    pool = ProcessPoolExecutor(settings.decode_workers, mp_context=multiprocessing.get_context("spawn"))
-    for _ in range(settings.decode_workers):
-        pool.submit(_warm_up)
-    return pool
 
 
 def _warm_up() -> None:

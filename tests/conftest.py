@@ -56,7 +56,7 @@ def small_demo(tmp_path_factory) -> Path:
 def small_clip_params():
     from deepfake_detection.config import ClipParams
 
-    return ClipParams(clips_per_video=2, detect_max_side=320)
+    return ClipParams(clips_per_video=2)
 
 
 @pytest.fixture(scope="session")

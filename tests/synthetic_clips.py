@@ -12,7 +12,7 @@ from PIL import Image
 from deepfake_detection.config import ClipParams
 from deepfake_detection.dataset import ClipDataset
 from deepfake_detection.demo_data import _soft_mask, carphone_path
-from deepfake_detection.video import FrameReader
+from deepfake_detection.media.reader import VideoReader
 
 _FRAMES: np.ndarray | None = None
 
@@ -20,7 +20,7 @@ _FRAMES: np.ndarray | None = None
 def _carphone() -> np.ndarray:
     global _FRAMES
     if _FRAMES is None:
-        _FRAMES = FrameReader(carphone_path()).get(range(120))
+        _FRAMES = VideoReader(carphone_path()).get(range(120))
     return _FRAMES
 
 

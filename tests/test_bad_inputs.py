@@ -10,7 +10,8 @@ import pytest
 from deepfake_detection.clip_store import ClipStore, extract_catalog
 from deepfake_detection.demo_data import write_video
 from deepfake_detection.ffpp import OfficialSplits, build_catalog
-from deepfake_detection.video import VideoError, probe
+from deepfake_detection.media.probe import VideoError, probe
+from deepfake_detection.media.reader import VideoReader
 
 ORIG = "original_sequences/youtube/c23/videos"
 
@@ -35,9 +36,8 @@ def tree_with_bad_files(small_demo, tmp_path):
 
 
 def _short(path):
-    from deepfake_detection.video import FrameReader
 
-    return FrameReader(path).get(range(10))  # 10 frames: shorter than one 16-frame clip
+    return VideoReader(path).get(range(10))  # 10 frames: shorter than one 16-frame clip
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ class CountingDetector:
     """The real detector, counting calls: a rerun that redoes nothing makes none."""
 
     def __init__(self, params):
-        self.inner = make_detector(params)
-        self.name = self.inner.name
+        self.inner = make_detector(params.faces)
+        self.name, self.min_face_px = self.inner.name, self.inner.min_face_px
         self.calls = 0
 
     def detect(self, frame):

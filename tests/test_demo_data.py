@@ -9,7 +9,7 @@ import numpy as np
 from deepfake_detection.config import DemoParams
 from deepfake_detection.demo_data import DEMO_METHODS, build_demo_dataset
 from deepfake_detection.ffpp import OfficialSplits, build_catalog
-from deepfake_detection.video import FrameReader
+from deepfake_detection.media.reader import VideoReader
 
 
 def test_layout_and_counts(small_demo):
@@ -28,8 +28,8 @@ def test_layout_and_counts(small_demo):
 
 
 def test_fakes_differ_from_their_original_in_the_face_region_only(small_demo):
-    orig = FrameReader(small_demo / "original_sequences/youtube/c23/videos/900.mp4").get([5])[0].astype(int)
-    fake = FrameReader(small_demo / "manipulated_sequences/DemoSelfBlend/c23/videos/900_901.mp4").get([5])[0]
+    orig = VideoReader(small_demo / "original_sequences/youtube/c23/videos/900.mp4").get([5])[0].astype(int)
+    fake = VideoReader(small_demo / "manipulated_sequences/DemoSelfBlend/c23/videos/900_901.mp4").get([5])[0]
     diff = np.abs(orig - fake.astype(int)).mean(axis=2)
     ys, xs = np.nonzero(diff > 12)
     assert len(ys) > 500  # a visible manipulation

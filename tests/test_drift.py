@@ -24,7 +24,7 @@ from deepfake_detection.drift import (
     run_drift_report,
 )
 from deepfake_detection.drift_features import FEATURE_COLUMNS, video_features
-from deepfake_detection.video import FrameReader
+from deepfake_detection.media.reader import VideoReader
 from serving.local_server import free_port
 
 
@@ -36,7 +36,7 @@ def reencode(frames: np.ndarray, path: Path, crf: int, scale: float = 1.0) -> Pa
 def test_features_order_compression_on_real_ffpp_videos(ffpp_sample, tmp_path):
     """Re-encodings of a real FF++ c23 video: heavier compression -> more blockiness, smaller -> fewer pixels."""
     source = min(ffpp_sample.glob("original_sequences/youtube/c23/videos/*.mp4"), key=lambda p: p.stat().st_size)
-    frames = FrameReader(source).get(range(48))
+    frames = VideoReader(source).get(range(48))
     feats = {crf: video_features(reencode(frames, tmp_path / f"crf{crf}.mp4", crf)) for crf in (23, 32, 40, 45)}
     blockiness = [feats[c]["blockiness"] for c in (23, 32, 40, 45)]
     assert blockiness == sorted(blockiness) and blockiness[-1] > blockiness[0] + 0.05, blockiness
@@ -49,7 +49,7 @@ def test_features_order_compression_on_real_ffpp_videos(ffpp_sample, tmp_path):
 
 def test_compression_estimate_separates_crf_23_from_40(carphone, tmp_path):
     """The same real face at CRF 23 and 40 (as FF++ c23/c40 were made), over several clips of the video."""
-    frames = FrameReader(carphone).get(range(96))
+    frames = VideoReader(carphone).get(range(96))
     for i, start in enumerate((0, 24, 48)):
         part = frames[start : start + 48]
         c23 = video_features(reencode(part, tmp_path / f"{i}_23.mp4", 23), face_size=80.0)
@@ -62,7 +62,7 @@ def test_compression_estimate_separates_crf_23_from_40(carphone, tmp_path):
 def feature_tables(carphone, tmp_path_factory):
     """Reference: 30 real-face clips like training videos; shifted: 12 of them at half size and CRF 45."""
     folder = tmp_path_factory.mktemp("drift_videos")
-    frames = FrameReader(carphone).get(range(120))
+    frames = VideoReader(carphone).get(range(120))
     rng = np.random.default_rng(0)
     reference, shifted = [], []
     for i in range(30):

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PIL import Image
+from video_factory import PHONE_FACES
 
 from deepfake_detection.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts
-from deepfake_detection.config import ClipParams
-from deepfake_detection.demo_data import astronaut_path
-from deepfake_detection.faces import Box, DlibHogDetector, square_crop_box, track_faces
+from deepfake_detection.config import ClipParams, FaceParams
+from deepfake_detection.demo_data import astronaut_path, write_video
+from deepfake_detection.faces.boxes import Box
+from deepfake_detection.faces.crops import square_crop_box
+from deepfake_detection.faces.detectors import DlibHogDetector, YuNetDetector, detect_faces, working_scale
+from deepfake_detection.faces.tracking import track_faces
 from deepfake_detection.ffpp import build_catalog
-from deepfake_detection.video import FrameReader
+from deepfake_detection.media.reader import VideoReader
 
 
-def _face_centre_offset(detector: DlibHogDetector, frame: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:
-    """Distance between the face detected in the full frame and the crop centre, as a fraction of the crop side.
+def _face_centre_offset(frame: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:
+    """Distance between the face YuNet finds in the full frame and the crop centre, as a fraction of the crop side.
 
     NaN when the detector misses the face in that frame (the track interpolates over such frames).
     """
-    boxes = detector.detect(frame)
+    boxes = YuNetDetector().detect(frame)
     if not boxes:
         return float("nan")
     fx, fy = max(boxes, key=lambda b: b.area).center
@@ -26,53 +32,64 @@ def _face_centre_offset(detector: DlibHogDetector, frame: np.ndarray, crop_box: 
     return float(np.hypot(fx - (x0 + x1) / 2, fy - (y0 + y1) / 2) / (x1 - x0))
 
 
-def test_face_found_in_nearly_every_carphone_frame(carphone):
-    frames = FrameReader(carphone).get(range(0, 120, 3))
-    detector = DlibHogDetector(detect_max_side=640)
-    found = [bool(detector.detect(f)) for f in frames]
-    assert np.mean(found) >= 0.95
+def test_face_found_in_every_carphone_frame(carphone):
+    frames = VideoReader(carphone).get(range(0, 120, 3))
+    for detector in (YuNetDetector(), DlibHogDetector()):
+        found = [bool(detector.detect(f)) for f in frames]
+        assert np.mean(found) >= 0.95, detector.name
 
 
 def test_astronaut_face_is_found_where_it_is():
     image = np.asarray(Image.open(astronaut_path()).convert("RGB"))
-    boxes = DlibHogDetector().detect(image)
-    assert len(boxes) == 1
-    cx, cy = boxes[0].center
-    assert 200 < cx < 300 and 60 < cy < 170  # her face, not the flag or the helmet
+    for detector in (YuNetDetector(), DlibHogDetector()):
+        boxes = detector.detect(image)
+        assert len(boxes) == 1, detector.name
+        cx, cy = boxes[0].center
+        assert 200 < cx < 300 and 60 < cy < 170  # her face, not the flag or the helmet
 
 
 def test_carphone_clips_are_uint8_and_centred_on_the_face(carphone):
-    params = ClipParams(clips_per_video=3)
-    detector = make_detector(params)
-    reader = FrameReader(carphone)
-    clips, failures = extract_clips(reader, params, detector)
+    params = ClipParams(clips_per_video=3, faces=PHONE_FACES)
+    reader = VideoReader(carphone)
+    clips, failures = extract_clips(reader, params, make_detector(params.faces))
     assert not failures and len(clips) == 3
+    assert {c.face_index for c in clips} == {0}  # one person over the whole video
     for clip in clips:
         assert clip.pixels.shape == (16, 224, 224, 3) and clip.pixels.dtype == np.uint8
-        assert clip.hit_rate >= 0.75
-        offsets = [
-            _face_centre_offset(detector, reader.get([clip.frame_indices[pos]])[0], clip.crop_boxes[pos])
-            for pos in range(0, 16, 3)
-        ]
+        assert clip.hit_rate >= 0.66
+        offsets = [_face_centre_offset(reader.get([clip.frame_indices[pos]])[0], clip.crop_boxes[pos])
+                   for pos in range(0, 16, 3)]  # fmt: skip
         assert np.isfinite(offsets).sum() >= 4
         assert np.nanmax(offsets) < 0.1
     assert [c.start_frame for c in clips] == [0, 52, 104]
 
 
+def test_faces_under_64_px_are_reported_too_small_not_dropped(carphone, tmp_path):
+    """Carphone shrunk to 60 % (a ~38 px face): found, reported as too small in every window, never clipped."""
+    frames = VideoReader(carphone).get(range(48))
+    small = np.stack([np.asarray(Image.fromarray(f).resize((106, 86), Image.BILINEAR)) for f in frames])
+    write_video(path := tmp_path / "small_face.mp4", small)
+    params = ClipParams(clips_per_video=2)
+    clips, failures = extract_clips(VideoReader(path), params, make_detector(params.faces))
+    assert clips == [] and len(failures) == 2
+    assert all(re.fullmatch(r"face too small: 3\d px across, clips need 64", f.reason) for f in failures), failures
+
+
 def test_ffpp_sample_faces_and_clips(ffpp_sample):
     params = ClipParams(clips_per_video=2)
-    detector = make_detector(params)
+    detector = make_detector(params.faces)
     catalog = build_catalog(ffpp_sample)
     for path in catalog["path"]:
-        reader = FrameReader(path)
+        reader = VideoReader(path)
+        scale = working_scale(reader.info.height, reader.info.width, detector.min_face_px, 64, 640)
         frames = reader.get(np.linspace(0, reader.num_frames - 1, 8).astype(int))
-        rate = np.mean([bool(detector.detect(f)) for f in frames])
-        assert rate >= 0.85, f"{path}: face in {rate:.0%} of frames"
+        rate = np.mean([bool(detect_faces(detector, f, scale)) for f in frames])
+        assert rate == 1.0, f"{path}: face in {rate:.0%} of frames"
         clips, failures = extract_clips(reader, params, detector)
         assert len(clips) == 2 and not failures, path
         assert clips[0].pixels.shape == (16, 224, 224, 3)
         frame = reader.get([clips[0].frame_indices[8]])[0]
-        assert _face_centre_offset(detector, frame, clips[0].crop_boxes[8]) < 0.1, path  # NaN fails too
+        assert _face_centre_offset(frame, clips[0].crop_boxes[8]) < 0.1, path  # NaN fails too
 
 
 def test_clip_planning():
@@ -80,7 +97,8 @@ def test_clip_planning():
     assert plan_clip_starts(30, params) == []  # a clip spans 31 frames at stride 2
     assert plan_clip_starts(31, params) == [0]
     assert plan_clip_starts(100, params) == [0, 23, 46, 69]
-    assert keyframe_positions(ClipParams(detect_every=5)) == [0, 5, 10, 15]
+    assert keyframe_positions(ClipParams(faces=FaceParams(detect_every=5))) == [0, 5, 10, 15]
+    assert keyframe_positions(ClipParams()) == [0, 8, 15]
 
 
 def test_tracking_smooths_jitter_and_keeps_faces_apart():

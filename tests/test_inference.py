@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from video_factory import PHONE_FACES
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.demo_data import write_video
 from deepfake_detection.detector import Detector
 from deepfake_detection.inference import analyze_video
+from deepfake_detection.media.probe import VideoError, VideoLimitError, VideoLimits
+from deepfake_detection.media.reader import VideoReader
 from deepfake_detection.model import ModelParams, build_model
-from deepfake_detection.video import FrameReader, VideoError, VideoLimitError, VideoLimits
 
-PARAMS = ClipParams(clips_per_video=3, size=64)
+PARAMS = ClipParams(clips_per_video=3, size=64, faces=PHONE_FACES)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +34,11 @@ def test_carphone_gets_a_verdict_timeline_and_faces(carphone, detector):
     assert spans == sorted(spans) and all(0 <= a < b <= 4.1 for a, b in spans)
     assert result.faces[0].thumbnail.shape == (64, 64, 3)
     assert result.video["width"] == 176 and set(result.timings) == {"probe_s", "decode_s", "faces_s", "model_s"}
+    assert result.video["decoder"] == "decord" and result.video["rotation"] == 0
     # the same clips scored through the library directly give the same p_fake
     from deepfake_detection.clips import extract_clips, make_detector
 
-    clips, _ = extract_clips(FrameReader(carphone), PARAMS, make_detector(PARAMS))
+    clips, _ = extract_clips(VideoReader(carphone), PARAMS, make_detector(PARAMS.faces))
     direct = detector.score(np.stack([c.pixels for c in clips]))
     assert result.p_fake == pytest.approx(float(direct.mean()), abs=1e-6)
 
@@ -45,7 +48,7 @@ def test_no_face_and_too_short_are_inconclusive_never_real(tmp_path, carphone, d
     write_video(tmp_path / "noise.mp4", noise)
     result = analyze_video(tmp_path / "noise.mp4", detector, PARAMS)
     assert (result.verdict, result.p_fake, result.reasons) == ("inconclusive", None, ["no face"])
-    write_video(tmp_path / "short.mp4", FrameReader(carphone).get(range(8)))
+    write_video(tmp_path / "short.mp4", VideoReader(carphone).get(range(8)))
     result = analyze_video(tmp_path / "short.mp4", detector, PARAMS)
     assert result.verdict == "inconclusive" and result.reasons == ["too short"]
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from deepfake_detection.media.uploads import sniff_container
 from deepfake_detection.request_log import RequestLog
-from deepfake_detection.uploads import sniff_container
 
 
 def test_request_log_windows_and_durability(tmp_path):

@@ -19,13 +19,14 @@ from PIL import Image
 from deepfake_detection.config import ClipParams
 from deepfake_detection.detector import Detector
 from deepfake_detection.inference import analyze_video
+from deepfake_detection.media.probe import probe
 from deepfake_detection.model import ModelParams, build_model
 from deepfake_detection.registry import export_to_bentoml
 from deepfake_detection.request_log import RequestLog
 from serving.local_server import bentoml_server, process_tree_rss
 
 MODEL = "deepfake-videomae-service-test"
-CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, detect_max_side=320)
+CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, faces=vf.PHONE_FACES)
 MAX_UPLOAD = 2_000_000
 
 
@@ -36,7 +37,7 @@ def served_model():
         ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                              "intermediate_size": 64}), num_frames=16, image_size=64)  # fmt: skip
     info = {"trained_on": "nothing (untrained test model, NOT FaceForensics++)", "base_model": "from-scratch:test",
-            "clip_params": CLIP_PARAMS.model_dump()}  # fmt: skip
+            "clip_geometry": CLIP_PARAMS.geometry().model_dump()}  # fmt: skip
     detector = Detector(model.eval(), processor, threshold=0.5, info=info)
     export_to_bentoml(detector, "test model", {"stage": "production", "zenml_model_version": "7"}, name=MODEL)
     return detector
@@ -59,7 +60,7 @@ def server(served_model, folders):
         "request_timeout_s": 120,
         "max_concurrency": 4,
         "clips_per_video": 3,
-        "max_faces": 3,
+        "faces": vf.PHONE_FACES.model_dump(),
         "max_latency_ms": 500,
         "request_log_dir": str(folders / "log"),
         "upload_dir": str(folders / "uploads"),
@@ -112,7 +113,7 @@ def test_detect_answers_every_field_and_matches_the_library(server, served_model
     thumb = Image.open(io.BytesIO(base64.b64decode(face["thumbnail_jpeg"])))
     assert thumb.format == "JPEG" and thumb.size == (112, 112)
     # the library, in this process, on the same file with the same clip parameters, gives the same numbers
-    params = CLIP_PARAMS.model_copy(update={"clips_per_video": 3, "max_faces": 3})
+    params = CLIP_PARAMS.model_copy(update={"clips_per_video": 3})
     local = analyze_video(good_video, served_model, params)
     assert r["p_fake"] == pytest.approx(local.p_fake, abs=1e-5)
     assert [s["p_fake"] for s in face["timeline"]] == pytest.approx(
@@ -133,7 +134,6 @@ def test_demo_videos_are_answered(server, small_demo):
 
 
 def test_ffpp_sample_video_is_answered(server, ffpp_sample):
-    from deepfake_detection.video import probe
 
     for video in sorted(ffpp_sample.glob("**/*.mp4"), key=lambda p: p.stat().st_size)[:2]:
         resp = post(server, video)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepfake_detection.video import FrameReader, VideoLimitError, VideoLimits, probe
+from deepfake_detection.media.probe import VideoLimitError, VideoLimits, probe
+from deepfake_detection.media.reader import VideoReader
 
 
 def test_probe_carphone(carphone):
@@ -17,7 +18,7 @@ def test_probe_carphone(carphone):
 
 
 def test_reader_returns_exactly_the_frames_asked_for(carphone):
-    reader = FrameReader(carphone)
+    reader = VideoReader(carphone)
     assert reader.num_frames == 120
     frames = reader.get([0, 7, 119])
     assert frames.shape == (3, 144, 176, 3) and frames.dtype == np.uint8

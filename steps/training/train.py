@@ -68,13 +68,15 @@ def train_model(
         "processes": params.num_processes,
         "stopped_early": result.stopped_early,
         "train_config": json.loads(params.model_dump_json()),
-        "clip_params": dataset.params.model_dump(),  # serving cuts clips exactly as training did
+        # serving cuts clips with this geometry; how faces were found is the data run's (data_clip_params)
+        "clip_geometry": dataset.params.geometry().model_dump(),
+        "data_clip_params": dataset.params.model_dump(),
     }
     logger.info("best epoch %d, val AUC %.4f, threshold %.4f (Youden on val), %.1fs/epoch", result.best_epoch,
                 result.best_val_auc, detector.threshold, result.seconds_per_epoch)  # fmt: skip
     log_metadata(
         {
-            "training": {k: v for k, v in detector.info.items() if k not in ("train_config", "clip_params")},
+            "training": {k: v for k, v in detector.info.items() if k not in ("train_config", "data_clip_params")},
             "history": result.history,
         },
         infer_model=True,

@@ -1,0 +1,52 @@
+"""Worker processes for untrusted work (decoding uploads), each job killed and its worker replaced past a deadline.
+
+Native decoders meet untrusted bytes: some files make them spin inside C code where no Python check runs,
+or crash the process. A job here runs in a spawned process of a `pebble.ProcessPool` (a maintained library,
+not a home-made pool): past its deadline the worker is terminated and a fresh one takes its slot, and a
+crash costs only that job. So a hostile upload can neither pin a decoding slot nor take the service down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+
+
+class JobTimeout(Exception):
+    """The job ran past its deadline; its worker was killed and replaced."""
+
+
+class WorkerCrashed(Exception):
+    """The worker process died while running the job (a native decoder crash); a new one replaces it."""
+
+
+class WorkerPool:
+    """`workers` spawned processes; `initializer` runs once in each (also in replacements), e.g. imports."""
+
+    def __init__(self, workers: int, initializer: Callable[[], None] | None = None) -> None:
+        from pebble import ProcessPool
+
+        self._pool = ProcessPool(
+            max_workers=workers, initializer=initializer, context=multiprocessing.get_context("spawn")
+        )
+
+    async def run(self, fn: Callable, *args, timeout_s: float, **kwargs):
+        """`fn(*args, **kwargs)` in a worker; raises `JobTimeout`, `WorkerCrashed` or the job's own exception."""
+        from pebble import ProcessExpired
+
+        future = self._pool.schedule(fn, args=args, kwargs=kwargs, timeout=max(timeout_s, 0.001))
+        try:
+            return await asyncio.wrap_future(future)
+        except FutureTimeout as exc:
+            raise JobTimeout(f"job did not finish in {timeout_s:.0f}s; its worker was replaced") from exc
+        except ProcessExpired as exc:
+            raise WorkerCrashed(f"worker died with exit code {exc.exitcode}") from exc
+        except asyncio.CancelledError:
+            future.cancel()  # the client went away: pebble stops the worker running it
+            raise
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join()
