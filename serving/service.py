@@ -235,7 +235,7 @@ class DeepfakeDetection:
                 raise Rejection(415, "empty", "the uploaded video is empty (0 bytes)")
             if sniff_container(head) is None:
                 raise Rejection(415, "not_a_video", "not a video container this service accepts (mp4/mov, "
-                                "mkv/webm, avi, mpeg-ts/ps, flv)")  # fmt: skip
+                                "mkv/webm, avi, mpeg-ts/ps, flv, gif)")  # fmt: skip
             upload.file.seek(0)
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out, 1 << 20)

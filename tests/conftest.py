@@ -36,6 +36,15 @@ def ffpp_sample() -> Path:
 
 
 @pytest.fixture(scope="session")
+def dfdc_sample() -> Path:
+    """The 2 hard real DFDC videos beside the checkout (research-only); tests using them skip when absent."""
+    folder = REPO.parent / "shared" / "dfdc_sample"
+    if not any(folder.glob("*.mp4")):
+        pytest.skip(f"DFDC sample not present at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def carphone() -> Path:
     from deepfake_detection.demo_data import carphone_path
 

@@ -26,7 +26,7 @@ def _config(tmp_path, **overrides):
         "ffpp_root": str(tmp_path / "demo_ffpp"),
         "clip_store": str(tmp_path / "clips"),
         "demo": {"pairs": {"train": 2, "val": 1, "test": 1}, "frames": 32, "seed": 1},
-        "clips": {"clips_per_video": 2, "detect_max_side": 320},
+        "clips": {"clips_per_video": 2},
         **overrides,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
 from video_factory import PHONE_FACES
 
@@ -16,6 +17,7 @@ from deepfake_detection.faces.crops import square_crop_box
 from deepfake_detection.faces.detectors import DlibHogDetector, YuNetDetector, detect_faces, working_scale
 from deepfake_detection.faces.tracking import track_faces
 from deepfake_detection.ffpp import build_catalog
+from deepfake_detection.inference import extract_video
 from deepfake_detection.media.reader import VideoReader
 
 
@@ -123,3 +125,31 @@ def test_square_crop_stays_inside_the_frame():
     assert square_crop_box(Box(0, 0, 50, 50), 320, 240) == (0, 0, 65, 65)
     assert square_crop_box(Box(290, 200, 320, 240), 320, 240) == (268, 188, 320, 240)
     assert square_crop_box(Box(0, 0, 300, 300), 320, 240) == (30, 0, 270, 240)  # centred, as big as fits
+
+
+@pytest.mark.parametrize("canvas", [(144, 176), (480, 640), (1080, 1920), (2160, 3840)])
+def test_a_64_px_face_is_found_at_any_frame_size(carphone, canvas):
+    """The working scale keeps a 64 px face above YuNet's ~24 px minimum, from phone video to 4K."""
+    frame = VideoReader(carphone).get([30])[0]
+    face = np.asarray(Image.fromarray(frame).resize((194, 158), Image.BICUBIC))  # its face: ~68 px
+    h, w = canvas
+    image = np.random.default_rng(0).integers(90, 130, (h, w, 3), dtype=np.uint8)
+    y, x = max(0, (h - 158) // 2), max(0, (w - 194) // 2)
+    image[y : y + 158, x : x + 194] = face[: h - y, : w - x]
+    detector = make_detector(FaceParams())
+    scale = working_scale(h, w, detector.min_face_px, 64, 640)
+    boxes = detect_faces(detector, image, scale)
+    assert len(boxes) == 1, (canvas, scale, boxes)
+    assert 58 <= max(boxes[0].width, boxes[0].height) <= 80
+    if w > 640:
+        assert scale < 1  # large frames are still shrunk: the cost follows the face, not the frame
+
+
+def test_faces_in_the_hard_dfdc_samples(dfdc_sample):
+    """A dim room with a dark-skinned person, and a three-quarter profile (1080p): a face in every window."""
+    params = ClipParams(clips_per_video=8, faces=FaceParams(max_faces=3))
+    for path in sorted(dfdc_sample.glob("*.mp4")):
+        extracted = extract_video(path, params)
+        windows = {c.clip_index for c in extracted.clips}
+        assert len(windows) == 8, (path.name, extracted.reasons)
+        assert {c.face_index for c in extracted.clips} == {0}, path.name  # one person, no stray detections

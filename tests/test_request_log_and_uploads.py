@@ -35,7 +35,8 @@ def test_request_log_windows_and_durability(tmp_path):
         (b"this is not a video\n", None),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None),
         (b"ftyp", None),  # too short to tell
-        (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff", None),  # starts like a TS sync byte, is not one
+        (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff", "gif"),  # starts like a TS sync byte, is a GIF
+        (b"G" + bytes(400), None),  # a TS sync byte once is not a transport stream
         ((b"\x47" + bytes(187)) * 3, "mpegts"),
     ],
 )

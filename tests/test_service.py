@@ -14,6 +14,7 @@ import pytest
 import requests
 import video_factory as vf
 from browser import ARTIFACTS, CHROMIUM, chromium_page
+from hard_inputs import EXPECTED, HARD
 from PIL import Image
 
 from deepfake_detection.config import ClipParams
@@ -56,7 +57,7 @@ def server(served_model, folders):
     settings = {
         "model_tag": f"{MODEL}:latest",
         "max_upload_bytes": MAX_UPLOAD,
-        "limits": {"max_duration_s": 30, "max_frames": 1000, "max_pixels": 1920 * 1080, "max_bytes": MAX_UPLOAD},
+        "limits": {"max_duration_s": 30, "max_frames": 1000, "max_pixels": 3840 * 2160, "max_bytes": MAX_UPLOAD},
         "request_timeout_s": 120,
         "max_concurrency": 4,
         "clips_per_video": 3,
@@ -154,9 +155,10 @@ def test_ffpp_sample_video_is_answered(server, ffpp_sample):
         (lambda d, c, g: vf.corrupt_mp4(d, g), 422, "unreadable"),
         (lambda d, c, g: vf.truncated_mp4(d, g), 422, "unreadable"),
         (lambda d, c, g: vf.long_video(d, 40), 422, "over_limit"),
-        (lambda d, c, g: vf.large_frames(d, 2000, 1200), 422, "over_limit"),
+        (lambda d, c, g: vf.large_frames(d, 4096, 2304), 422, "over_limit"),
+        (lambda d, c, g: vf.unknown_codec(d, HARD / "11_cover_art_first.mp4"), 415, "unsupported_codec"),
     ],
-    ids=["text", "zero-bytes", "audio-only", "corrupt", "truncated", "too-long", "too-many-pixels"],
+    ids=["text", "zero-bytes", "audio-only", "corrupt", "truncated", "too-long", "too-many-pixels", "unknown-codec"],
 )
 def test_bad_uploads_get_a_clear_error(server, folders, carphone, good_video, make, status, reason):
     path = make(folders / "videos", carphone, good_video)
@@ -191,6 +193,32 @@ def test_odd_videos_get_a_defined_answer(server, folders, carphone, make, verdic
     if faces:
         ends = [s["end_s"] for s in r["faces"][0]["timeline"]]
         assert ends == sorted(ends) and ends[-1] <= r["video"]["duration_s"] + 0.1
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hard_uploads_are_answered_with_true_facts(server, name):
+    """Rotation, AV1, live WebM, cover art first, 4K, lying AVI headers: each a scored face and its real facts."""
+    width, height, rotation, codec, frames, duration, _decoder = EXPECTED[name]
+    resp = post(server, HARD / name)
+    assert resp.status_code == 200, resp.text
+    r = resp.json()
+    assert r["verdict"] in ("real", "fake") and len(r["faces"]) == 1, r["reasons"]
+    video = r["video"]
+    assert (video["width"], video["height"], video["rotation"], video["codec"]) == (width, height, rotation, codec)
+    assert video["frame_count"] == frames and video["duration_s"] == pytest.approx(duration, abs=0.01)
+    for seg in r["faces"][0]["timeline"]:
+        assert 0 <= seg["start_s"] < seg["end_s"] <= duration + 1e-3
+        x0, y0, x1, y1 = seg["box"]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height  # boxes in the upright picture
+
+
+def test_a_gif_is_answered(server, folders, carphone):
+    frames = vf.carphone_frames(carphone, 48)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path := folders / "videos" / "talking.gif", save_all=True, append_images=images[1:], duration=40)
+    resp = post(server, path)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["video"]["codec"] == "gif" and len(resp.json()["faces"]) == 1
 
 
 def test_upload_size_limit_is_exact(server, folders, good_video):

@@ -125,6 +125,12 @@ def large_frames(folder: Path, width: int, height: int) -> Path:
     return path
 
 
+def unknown_codec(folder: Path, good: Path) -> Path:
+    """A valid MP4 whose video sample entry names a codec (fourcc `zzz1`) that no decoder knows."""
+    (path := folder / "unknown_codec.mp4").write_bytes(good.read_bytes().replace(b"avc1", b"zzz1"))
+    return path
+
+
 def padded_to(path: Path, size: int, out: Path) -> Path:
     """`path` followed by an MP4 `free` box so the file is exactly `size` bytes (still a valid MP4)."""
     data = path.read_bytes()

@@ -12,6 +12,7 @@ decides by identity whenever there is any doubt, and by the cheap cues only when
   person seen so far by the Hungarian method on the distance to each person's mean descriptor (of its first and latest
   tracks), a match
   only below `max_distance` (0.6, dlib's same-person threshold); an unmatched track starts a new person.
+  Where faces look alike (twins, a mirror), a small cost for moving far keeps each one where it was.
 
 Two tracks of one window never become one person. Person ids are ordered by how many windows a person
 appears in, then by face size (0 = the main person), and mean the same thing in the clip table, the
@@ -28,6 +29,7 @@ from deepfake_detection.faces.boxes import Box
 from deepfake_detection.faces.identity import SAME_PERSON_DISTANCE, face_descriptor
 
 SAME_COLOURS = 0.8
+POSITION_WEIGHT = 0.1  # at most this much is added to a descriptor distance for a face that moved far
 
 
 @dataclass
@@ -75,6 +77,12 @@ def colour_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_CORREL))
 
 
+def _moved(previous: TrackObservation, current: TrackObservation) -> float:
+    """How far a face moved between windows, in units of two face sizes, capped at 1."""
+    (px, py), (cx, cy) = previous.box.center, current.box.center
+    return min(1.0, float(np.hypot(px - cx, py - cy)) / (2 * max(previous.face_size, current.face_size, 1e-6)))
+
+
 def _continues(previous: TrackObservation, current: TrackObservation) -> bool:
     (px, py), (cx, cy) = previous.box.center, current.box.center
     size = max(previous.face_size, current.face_size)
@@ -103,9 +111,11 @@ def link_persons(observations: list[TrackObservation], max_distance: float = SAM
         elif members:
             centres = np.stack([np.mean([observations[m].descriptor for m in {g[0], g[-1]}], axis=0) for g in members])
             own = np.stack([observations[i].descriptor for i in here])
-            cost = np.linalg.norm(own[:, None, :] - centres[None, :, :], axis=2)
+            distance = np.linalg.norm(own[:, None, :] - centres[None, :, :], axis=2)
+            moved = np.array([[_moved(observations[g[-1]], observations[i]) for g in members] for i in here])
+            cost = distance + POSITION_WEIGHT * moved  # look-alikes (twins, a mirror) stay where they were
             for row, col in zip(*linear_sum_assignment(cost), strict=True):
-                if cost[row, col] < max_distance:
+                if distance[row, col] < max_distance:
                     labels[here[row]] = int(col)
                     members[col].append(here[row])
                     matched.add(here[row])

@@ -151,7 +151,7 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
             raise NoVideoStream(f"{path}: no video stream ({what})")
         ctx = stream.codec_context
         if ctx is None:
-            raise UnsupportedCodec(f"{path}: no decoder for the codec of video stream {stream.index} (unknown here)")
+            raise UnsupportedCodec(f"{path}: video stream {stream.index} is in a codec FFmpeg does not recognise")
         coded_w, coded_h = int(ctx.width or 0), int(ctx.height or 0)
         if coded_w <= 0 or coded_h <= 0:
             raise VideoError(f"{path}: video stream has no frame size")
@@ -164,7 +164,7 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
         rotation = _rotation(_first_frame(path, container, stream))
         facts = {
             "container": str(container.format.name),
-            "codec": str(ctx.name),
+            "codec": str(ctx.codec.canonical_name or ctx.name),  # "av1", not the decoder's "libdav1d"
             "pixel_format": str(stream.format.name if stream.format else ctx.pix_fmt or "unknown"),
             "header_bitrate": int(stream.bit_rate or container.bit_rate or 0),
         }

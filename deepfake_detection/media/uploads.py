@@ -14,6 +14,7 @@ _SIGNATURES = {
     "mpegts": lambda h: len(h) > 376 and h[0] == h[188] == h[376] == 0x47,  # sync byte every 188-byte packet
     "mpeg": lambda h: h[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"),
     "flv": lambda h: h[:3] == b"FLV",
+    "gif": lambda h: h[:6] in (b"GIF87a", b"GIF89a"),  # animated GIFs are short videos (decoded by PyAV)
 }
 ACCEPTED_CONTAINERS = tuple(_SIGNATURES)
 SNIFF_BYTES = 512
