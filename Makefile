@@ -16,7 +16,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data train serve bench-serve bench-monitor monitor dashboard test lint clean browser
+.PHONY: install demo data train serve bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
 
 install: $(STAMP)
 
@@ -63,6 +63,10 @@ serve: $(STAMP)
 # Latency and throughput of the service at concurrency 1/4/16, adaptive batching on and off (prints numbers).
 bench-serve: $(STAMP)
 	$(BIN)/python scripts/bench_serving.py
+
+# Clip windows with a face before/after, per video, detector ms per frame, a contact sheet (prints numbers).
+bench-faces: $(STAMP)
+	$(BIN)/python benchmarks/face_recall.py
 
 # How long a monitoring run takes over 1,000 logged requests (after make demo; prints numbers).
 bench-monitor: $(STAMP)

@@ -18,7 +18,7 @@ stream's start time (which is reported as `start_s`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +99,6 @@ class StreamIndex:
     keyframe_pts: np.ndarray
     frame_end_s: float
     has_pts: bool = True
-    coded_size: tuple[int, int] = field(default=(0, 0))  # (height, width) as stored, before rotation
 
 
 def choose_video_stream(container):
@@ -196,7 +195,6 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
         start_s=float(index.pts[0] * index.time_base) if index.has_pts else 0.0,
         stream_index=stream_index,
     )
-    index = StreamIndex(**{**index.__dict__, "coded_size": (coded_h, coded_w)})
     if limits is not None:
         check_limits(info, limits)
     return info, index
