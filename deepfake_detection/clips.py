@@ -18,7 +18,7 @@ import numpy as np
 from deepfake_detection.config import ClipParams, FaceParams
 from deepfake_detection.faces import detectors
 from deepfake_detection.faces.crops import crop_faces, square_crop_box
-from deepfake_detection.faces.detectors import FaceDetector, detect_faces, working_scale
+from deepfake_detection.faces.detectors import FaceDetector, detect_keyframes, working_scale
 from deepfake_detection.faces.persons import TrackObservation, link_persons
 from deepfake_detection.faces.tracking import FaceTrack, track_faces
 from deepfake_detection.media.probe import VideoError
@@ -126,7 +126,7 @@ def extract_clips(
         if on_window is not None:
             on_window(clip_index, frames)
         t0 = time.monotonic()
-        detections = {pos: detect_faces(detector, frames[pos], scale) for pos in keys}
+        detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
         tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
         large = [t for t in tracks if t.face_size >= faces.min_face_px]
         for track in tracks:
