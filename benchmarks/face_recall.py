@@ -34,9 +34,9 @@ from deepfake_detection.offline import apply_offline_env  # noqa: E402
 
 apply_offline_env()
 
-from deepfake_detection.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts  # noqa: E402
 from deepfake_detection.config import ClipParams, FaceParams  # noqa: E402
-from deepfake_detection.demo_data import astronaut_path, carphone_path, write_video  # noqa: E402
+from deepfake_detection.data.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts  # noqa: E402
+from deepfake_detection.datasets.demo import astronaut_path, carphone_path, write_video  # noqa: E402
 from deepfake_detection.faces.detectors import DlibHogDetector, detect_faces, working_scale  # noqa: E402
 from deepfake_detection.faces.tracking import track_faces  # noqa: E402
 from deepfake_detection.media.reader import VideoReader  # noqa: E402
@@ -145,13 +145,17 @@ def main() -> None:
             "duration_s": info.duration_s,
         })  # fmt: skip
         print(f"{kind:5s} {name[:28]:28s} before {rows[-1]['before']:.0%} after {rows[-1]['after']:.0%}", flush=True)
-    print("\n| set | video | size | windows | face before (HOG 640) | face after (YuNet) | too small | persons "
-          "| HOG ms/frame | YuNet ms/frame (at) | faces s/video (8 windows) |")
+    print(
+        "\n| set | video | size | windows | face before (HOG 640) | face after (YuNet) | too small | persons "
+        "| HOG ms/frame | YuNet ms/frame (at) | faces s/video (8 windows) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['set']} | {r['video']} | {r['size']} | {r['windows']} | {r['before']:.0%} | {r['after']:.0%} "
-              f"| {r['too_small']} | {r['persons']} | {r['hog_ms']:.1f} | {r['yunet_ms']:.1f} ({r['working']}) "
-              f"| {r['faces_s']:.2f} |")
+        print(
+            f"| {r['set']} | {r['video']} | {r['size']} | {r['windows']} | {r['before']:.0%} | {r['after']:.0%} "
+            f"| {r['too_small']} | {r['persons']} | {r['hog_ms']:.1f} | {r['yunet_ms']:.1f} ({r['working']}) "
+            f"| {r['faces_s']:.2f} |"
+        )
     for kind in ("ffpp", "dfdc", "demo", "hard", None):
         part = [r for r in rows if kind is None or r["set"] == kind]
         if part:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.detector import Detector
+from deepfake_detection.modeling.detector import Detector
 
 MODEL_NAME = "deepfake-videomae"
 DETECTOR_ARTIFACT = "detector"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from zenml import pipeline
 
-from deepfake_detection.drift import MonitoringConfig
+from deepfake_detection.monitoring.drift import MonitoringConfig
 from steps.monitoring.drift import drift_report, drift_verdict, load_current, load_reference
 
 

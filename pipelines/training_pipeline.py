@@ -8,8 +8,8 @@ from __future__ import annotations
 from zenml import Model, pipeline
 from zenml.client import Client
 
+from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.registry import MODEL_NAME
-from deepfake_detection.training_config import TrainingConfig
 from steps.deployment.export import export_model
 from steps.promotion.promote import promote_model
 from steps.training.evaluate import evaluate_model

@@ -9,10 +9,10 @@ import argparse
 import tempfile
 import time
 
-from deepfake_detection.clip_store import ClipStore, extract_catalog
-from deepfake_detection.clips import make_detector
 from deepfake_detection.config import ClipParams
-from deepfake_detection.ffpp import build_catalog
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog
+from deepfake_detection.data.clips import make_detector
+from deepfake_detection.datasets.ffpp import build_catalog
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from deepfake_detection.offline import apply_offline_env  # noqa: E402
 
 apply_offline_env()
 
-from deepfake_detection.drift import MonitoringConfig, add_to_workspace, run_drift_report  # noqa: E402
-from deepfake_detection.request_log import LOG_COLUMNS, RequestLog  # noqa: E402
+from deepfake_detection.monitoring.drift import MonitoringConfig, add_to_workspace, run_drift_report  # noqa: E402
+from deepfake_detection.monitoring.request_log import LOG_COLUMNS, RequestLog  # noqa: E402
 
 
 def main(rows: int = 1000) -> None:

@@ -20,7 +20,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from deepfake_detection.demo_data import carphone_path, write_video  # noqa: E402
+from deepfake_detection.datasets.demo import carphone_path, write_video  # noqa: E402
 from deepfake_detection.media.reader import VideoReader  # noqa: E402
 from serving.local_server import bentoml_server  # noqa: E402
 

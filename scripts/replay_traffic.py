@@ -20,8 +20,8 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from deepfake_detection.demo_data import write_video  # noqa: E402
-from deepfake_detection.ffpp import OfficialSplits, build_catalog  # noqa: E402
+from deepfake_detection.datasets.demo import write_video  # noqa: E402
+from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog  # noqa: E402
 from deepfake_detection.media.reader import VideoReader  # noqa: E402
 from serving.local_server import bentoml_server  # noqa: E402
 

@@ -35,14 +35,14 @@ from deepfake_detection.offline import apply_offline_env
 apply_offline_env()
 
 from deepfake_detection.config import ClipParams  # noqa: E402
-from deepfake_detection.detector import Detector  # noqa: E402
-from deepfake_detection.inference import AnalysisTimeout, ExtractedVideo, decide, extract_video  # noqa: E402
 from deepfake_detection.media.probe import NoVideoStream, UnsupportedCodec, VideoError, VideoLimitError  # noqa: E402
 from deepfake_detection.media.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
+from deepfake_detection.modeling.detector import Detector  # noqa: E402
+from deepfake_detection.monitoring.request_log import RequestLog  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
-from deepfake_detection.request_log import RequestLog  # noqa: E402
+from deepfake_detection.scoring.analyze import AnalysisTimeout, ExtractedVideo, decide, extract_video  # noqa: E402
+from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
-from deepfake_detection.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 
 log = logging.getLogger("deepfake_detection.service")
 settings = ServiceSettings.load()
@@ -244,4 +244,4 @@ class DeepfakeDetection:
 
 
 def _warm_up() -> None:
-    import deepfake_detection.inference  # noqa: F401  (decord, dlib, PyAV loaded before the first upload)
+    import deepfake_detection.scoring.analyze  # noqa: F401  (decord, dlib, PyAV loaded before the first upload)

@@ -14,8 +14,8 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.detector import Detector
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.modeling.detector import Detector
 
 
 class ClipDatasetMaterializer(BaseMaterializer):

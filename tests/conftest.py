@@ -46,7 +46,7 @@ def dfdc_sample() -> Path:
 
 @pytest.fixture(scope="session")
 def carphone() -> Path:
-    from deepfake_detection.demo_data import carphone_path
+    from deepfake_detection.datasets.demo import carphone_path
 
     return carphone_path()
 
@@ -55,7 +55,7 @@ def carphone() -> Path:
 def small_demo(tmp_path_factory) -> Path:
     """A small demo set (4 pairs, 32 frames): 48 videos in the FF++ layout with its own split files."""
     from deepfake_detection.config import DemoParams
-    from deepfake_detection.demo_data import build_demo_dataset
+    from deepfake_detection.datasets.demo import build_demo_dataset
 
     root = tmp_path_factory.mktemp("demo_ffpp")
     return build_demo_dataset(root, DemoParams(pairs={"train": 2, "val": 1, "test": 1}, frames=32, seed=1))
@@ -71,8 +71,8 @@ def small_clip_params():
 @pytest.fixture(scope="session")
 def small_demo_tables(small_demo, small_clip_params, tmp_path_factory):
     """Catalog, clip table and failure table of the small demo set."""
-    from deepfake_detection.clip_store import ClipStore, extract_catalog
-    from deepfake_detection.ffpp import OfficialSplits, build_catalog
+    from deepfake_detection.data.clip_store import ClipStore, extract_catalog
+    from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog
 
     catalog = build_catalog(small_demo, splits=OfficialSplits.load(small_demo / "splits"))
     store = ClipStore(tmp_path_factory.mktemp("clips"), small_clip_params)

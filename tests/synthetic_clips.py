@@ -10,8 +10,8 @@ import pandas as pd
 from PIL import Image
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.demo_data import _soft_mask, carphone_path
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.datasets.demo import _soft_mask, carphone_path
 from deepfake_detection.media.reader import VideoReader
 
 _FRAMES: np.ndarray | None = None

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from deepfake_detection.clip_store import ClipStore, extract_catalog
-from deepfake_detection.demo_data import write_video
-from deepfake_detection.ffpp import OfficialSplits, build_catalog
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog
+from deepfake_detection.datasets.demo import write_video
+from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog
 from deepfake_detection.media.probe import VideoError, probe
 from deepfake_detection.media.reader import VideoReader
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepfake_detection.clip_store import ClipStore, extract_catalog
-from deepfake_detection.clips import make_detector
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog
+from deepfake_detection.data.clips import make_detector
 
 
 class CountingDetector:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from deepfake_detection.contracts import ContractViolation, validate_table, validate_with_identities
+from deepfake_detection.data.contracts import ContractViolation, validate_table, validate_with_identities
 
 
 def test_contracts_pass_on_good_data(small_demo_tables):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from deepfake_detection.config import DemoParams
-from deepfake_detection.demo_data import DEMO_METHODS, build_demo_dataset
-from deepfake_detection.ffpp import OfficialSplits, build_catalog
+from deepfake_detection.datasets.demo import DEMO_METHODS, build_demo_dataset
+from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog
 from deepfake_detection.media.reader import VideoReader
 
 

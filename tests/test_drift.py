@@ -15,16 +15,16 @@ import requests
 from browser import ARTIFACTS, CHROMIUM, chromium_page
 from zenml import pipeline, step
 
-from deepfake_detection.demo_data import write_video
-from deepfake_detection.drift import (
+from deepfake_detection.datasets.demo import write_video
+from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.monitoring.drift import (
     DEFAULT_COLUMNS,
     DriftInputError,
     MonitoringConfig,
     add_to_workspace,
     run_drift_report,
 )
-from deepfake_detection.drift_features import FEATURE_COLUMNS, video_features
-from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.monitoring.drift_features import FEATURE_COLUMNS, video_features
 from serving.local_server import free_port
 
 
@@ -166,7 +166,7 @@ def test_monitoring_pipeline_on_a_real_zenml_store(feature_tables, tmp_path):
     from zenml import Model
     from zenml.client import Client
 
-    from deepfake_detection.request_log import RequestLog
+    from deepfake_detection.monitoring.request_log import RequestLog
     from pipelines.monitoring_pipeline import monitoring_pipeline
 
     reference, shifted = feature_tables

@@ -9,16 +9,16 @@ import pytest
 from PIL import Image
 from video_factory import PHONE_FACES
 
-from deepfake_detection.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts
 from deepfake_detection.config import ClipParams, FaceParams
-from deepfake_detection.demo_data import astronaut_path, write_video
+from deepfake_detection.data.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts
+from deepfake_detection.datasets.demo import astronaut_path, write_video
+from deepfake_detection.datasets.ffpp import build_catalog
 from deepfake_detection.faces.boxes import Box
 from deepfake_detection.faces.crops import square_crop_box
 from deepfake_detection.faces.detectors import DlibHogDetector, YuNetDetector, detect_faces, working_scale
 from deepfake_detection.faces.tracking import track_faces
-from deepfake_detection.ffpp import build_catalog
-from deepfake_detection.inference import extract_video
 from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.scoring.analyze import extract_video
 
 
 def _face_centre_offset(frame: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepfake_detection.demo_data import write_video
-from deepfake_detection.ffpp import OfficialSplits, actor_split, build_catalog, scan
+from deepfake_detection.datasets.demo import write_video
+from deepfake_detection.datasets.ffpp import OfficialSplits, actor_split, build_catalog, scan
 
 
 def test_official_splits_are_identity_disjoint():

@@ -7,12 +7,12 @@ import pytest
 from video_factory import PHONE_FACES
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.demo_data import write_video
-from deepfake_detection.detector import Detector
-from deepfake_detection.inference import analyze_video
+from deepfake_detection.datasets.demo import write_video
 from deepfake_detection.media.probe import VideoError, VideoLimitError, VideoLimits
 from deepfake_detection.media.reader import VideoReader
-from deepfake_detection.model import ModelParams, build_model
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.model import ModelParams, build_model
+from deepfake_detection.scoring.analyze import analyze_video
 
 PARAMS = ClipParams(clips_per_video=3, size=64, faces=PHONE_FACES)
 
@@ -36,7 +36,7 @@ def test_carphone_gets_a_verdict_timeline_and_faces(carphone, detector):
     assert result.video["width"] == 176 and set(result.timings) == {"probe_s", "decode_s", "faces_s", "model_s"}
     assert result.video["decoder"] == "decord" and result.video["rotation"] == 0
     # the same clips scored through the library directly give the same p_fake
-    from deepfake_detection.clips import extract_clips, make_detector
+    from deepfake_detection.data.clips import extract_clips, make_detector
 
     clips, _ = extract_clips(VideoReader(carphone), PARAMS, make_detector(PARAMS.faces))
     direct = detector.score(np.stack([c.pixels for c in clips]))

@@ -11,9 +11,9 @@ from hard_inputs import EXPECTED, HARD
 from PIL import Image
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.inference import extract_video
 from deepfake_detection.media.probe import NoVideoStream, UnsupportedCodec, VideoLimitError, VideoLimits, probe
 from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.scoring.analyze import extract_video
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from deepfake_detection.metrics import (
+from deepfake_detection.evaluation.metrics import (
     binary_metrics,
     bootstrap_auc,
     choose_threshold,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepfake_detection.detector import Detector
-from deepfake_detection.model import ModelParams, Preprocessing, build_model, set_trainable_blocks
-from deepfake_detection.training import TrainParams
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.model import ModelParams, Preprocessing, build_model, set_trainable_blocks
+from deepfake_detection.modeling.training import TrainParams
 
 TINY = ModelParams(
     scratch={"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 64}

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from deepfake_detection.config import ClipParams, FaceParams
-from deepfake_detection.demo_data import astronaut_path, write_video
+from deepfake_detection.datasets.demo import astronaut_path, write_video
 from deepfake_detection.faces import persons
-from deepfake_detection.inference import extract_video
 from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.scoring.analyze import extract_video
 
 TILE_W, TILE_H, FRAMES, CUT = 352, 288, 96, 48
 PARAMS = ClipParams(clips_per_video=4, faces=FaceParams(max_faces=2))  # windows start at 0, 27, 53, 80

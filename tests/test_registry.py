@@ -53,7 +53,7 @@ def test_worse_model_stays_staging_better_one_replaces_production(repo_root, tmp
     from zenml import save_artifact
     from zenml.client import Client
 
-    from deepfake_detection.detector import Detector
+    from deepfake_detection.modeling.detector import Detector
     from steps.materializers import ClipDatasetMaterializer
 
     dataset = make_clip_dataset(tmp_path / "clips", n_per_class=60, size=64, shift=40, light=0.0)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from deepfake_detection.media.uploads import sniff_container
-from deepfake_detection.request_log import RequestLog
+from deepfake_detection.monitoring.request_log import RequestLog
 
 
 def test_request_log_windows_and_durability(tmp_path):

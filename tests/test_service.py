@@ -18,12 +18,12 @@ from hard_inputs import EXPECTED, HARD
 from PIL import Image
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.detector import Detector
-from deepfake_detection.inference import analyze_video
 from deepfake_detection.media.probe import probe
-from deepfake_detection.model import ModelParams, build_model
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.model import ModelParams, build_model
+from deepfake_detection.monitoring.request_log import RequestLog
 from deepfake_detection.registry import export_to_bentoml
-from deepfake_detection.request_log import RequestLog
+from deepfake_detection.scoring.analyze import analyze_video
 from serving.local_server import bentoml_server, process_tree_rss
 
 MODEL = "deepfake-videomae-service-test"
@@ -347,7 +347,7 @@ def slow_server(served_model, tmp_path_factory):
 
 
 def test_timeout_gives_504_and_excess_requests_get_429(slow_server, carphone, folders, good_video):
-    from deepfake_detection.demo_data import write_video
+    from deepfake_detection.datasets.demo import write_video
 
     frames = vf.carphone_frames(carphone, 96)
     slow = folders / "videos" / "slow.mp4"

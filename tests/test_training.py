@@ -6,7 +6,7 @@ import pytest
 from safetensors.torch import load_file
 from synthetic_clips import make_clip_dataset
 
-from deepfake_detection.training import TrainParams, train
+from deepfake_detection.modeling.training import TrainParams, train
 
 TINY_MODEL = {
     "scratch": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
@@ -61,8 +61,8 @@ def test_launch_across_two_processes(tmp_path):
     The schedule freezes the backbone in epoch 0 and unfreezes it in epoch 1, so DDP must accept parameters
     without gradients.
     """
-    from deepfake_detection.launch import launch_training
-    from deepfake_detection.model import load_model
+    from deepfake_detection.modeling.launch import launch_training
+    from deepfake_detection.modeling.model import load_model
 
     dataset = make_clip_dataset(tmp_path / "clips", n_per_class=6, size=32, shift=40)
     params = TrainParams(model=TINY_MODEL, epochs=2, batch_size=4, lr=1e-3, unfreeze={0: 0, 1: 100}, patience=5,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from deepfake_detection.worker_pool import JobTimeout, WorkerCrashed, WorkerPool
+from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, WorkerPool
 
 
 def stuck_in_native_code(seconds: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_detection.config import FaceParams
-from deepfake_detection.demo_data import write_video
+from deepfake_detection.datasets.demo import write_video
 from deepfake_detection.media.reader import VideoReader
 
 # The carphone sequence is real 176x144 phone video whose face is 61-64 px across (YuNet's box): on the edge

@@ -7,11 +7,11 @@ from typing import Annotated
 from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
-from deepfake_detection.detector import Detector
-from deepfake_detection.evaluation import Evaluation
-from deepfake_detection.model_card import model_card
+from deepfake_detection.evaluation.model_card import model_card
+from deepfake_detection.evaluation.report import Evaluation
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.registry import MODEL_NAME, PromotionDecision, export_to_bentoml
-from deepfake_detection.training_config import TrainingConfig
 
 logger = get_logger(__name__)
 

@@ -8,10 +8,10 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from deepfake_detection.clip_store import ClipStore, extract_catalog
 from deepfake_detection.config import DataConfig
-from deepfake_detection.contracts import ContractReport
-from deepfake_detection.dataset import ClipDataset
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog
+from deepfake_detection.data.contracts import ContractReport
+from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.progress import Progress
 from steps.materializers import ClipDatasetMaterializer
 

@@ -10,8 +10,8 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from deepfake_detection.config import DataConfig
-from deepfake_detection.demo_data import build_demo_dataset
-from deepfake_detection.ffpp import OfficialSplits, build_catalog
+from deepfake_detection.datasets.demo import build_demo_dataset
+from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog
 from deepfake_detection.progress import Progress
 
 logger = get_logger(__name__)

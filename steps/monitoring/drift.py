@@ -11,9 +11,9 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from deepfake_detection.drift import DriftSummary, MonitoringConfig, add_to_workspace, run_drift_report
+from deepfake_detection.monitoring.drift import DriftSummary, MonitoringConfig, add_to_workspace, run_drift_report
+from deepfake_detection.monitoring.request_log import RequestLog
 from deepfake_detection.registry import MODEL_NAME
-from deepfake_detection.request_log import RequestLog
 
 logger = get_logger(__name__)
 

@@ -8,10 +8,10 @@ from zenml import get_step_context, log_metadata, step
 from zenml.enums import ModelStages
 from zenml.logger import get_logger
 
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.evaluation import Evaluation, score_table
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.evaluation.report import Evaluation, score_table
+from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.registry import PromotionDecision, decide_promotion, production_detector
-from deepfake_detection.training_config import TrainingConfig
 
 logger = get_logger(__name__)
 

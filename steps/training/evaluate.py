@@ -9,10 +9,10 @@ from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.detector import Detector
-from deepfake_detection.evaluation import Evaluation, evaluate, report_html
-from deepfake_detection.training_config import TrainingConfig
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.evaluation.report import Evaluation, evaluate, report_html
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.training_config import TrainingConfig
 
 logger = get_logger(__name__)
 

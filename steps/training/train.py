@@ -13,16 +13,16 @@ from zenml import ArtifactConfig, log_metadata, step
 from zenml.enums import ArtifactType
 from zenml.logger import get_logger
 
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.detector import Detector
-from deepfake_detection.drift_reference import reference_table
-from deepfake_detection.evaluation import score_table
-from deepfake_detection.launch import launch_training
-from deepfake_detection.metrics import choose_threshold
-from deepfake_detection.model import load_model
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.evaluation.metrics import choose_threshold
+from deepfake_detection.evaluation.report import score_table
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.launch import launch_training
+from deepfake_detection.modeling.model import load_model
+from deepfake_detection.modeling.training import train
+from deepfake_detection.modeling.training_config import TrainingConfig
+from deepfake_detection.monitoring.drift_reference import reference_table
 from deepfake_detection.progress import Progress
-from deepfake_detection.training import train
-from deepfake_detection.training_config import TrainingConfig
 from steps.materializers import DetectorMaterializer
 
 logger = get_logger(__name__)

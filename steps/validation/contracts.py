@@ -12,7 +12,7 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from deepfake_detection.contracts import ContractReport, ContractViolation, validate_with_identities
+from deepfake_detection.data.contracts import ContractReport, ContractViolation, validate_with_identities
 
 logger = get_logger(__name__)
 

@@ -64,7 +64,7 @@ def build_demo_dataset(
     params = params or DemoParams()
     root = Path(root)
     marker = root / DONE_MARKER
-    wanted = {"generator": "deepfake_detection.demo_data/4", **params.model_dump()}
+    wanted = {"generator": "deepfake_detection.datasets.demo/4", **params.model_dump()}
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         log.info("demo data already built at %s", root)
         return root

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from deepfake_detection.drift_features import FEATURE_COLUMNS, video_features
 from deepfake_detection.media.probe import VideoError
+from deepfake_detection.monitoring.drift_features import FEATURE_COLUMNS, video_features
 
 log = logging.getLogger(__name__)
 KEY_COLUMNS = ["video_id", "label", "method", "compression"]

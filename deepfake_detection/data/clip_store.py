@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.clips import Clip, ClipFailure, boxes_bounds, extract_clips, make_detector
 from deepfake_detection.config import ClipParams
+from deepfake_detection.data.clips import Clip, ClipFailure, boxes_bounds, extract_clips, make_detector
 from deepfake_detection.faces.detectors import FaceDetector
 from deepfake_detection.media.probe import VideoError
 from deepfake_detection.media.reader import VideoReader

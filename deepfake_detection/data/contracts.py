@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
-DEFAULT_CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "data_contracts"
+DEFAULT_CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "data_contracts"
 # Imported after ZenML, Great Expectations logs ~200 debug lines at import; it must be quiet before that.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 

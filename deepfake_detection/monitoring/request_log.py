@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.drift_features import FEATURE_COLUMNS, NUMERIC_COLUMNS
+from deepfake_detection.monitoring.drift_features import FEATURE_COLUMNS, NUMERIC_COLUMNS
 
 DB_NAME = "requests.sqlite"
 LOG_COLUMNS = ["request_id", "time", "model_name", "model_version", "verdict", "p_fake", "reasons",

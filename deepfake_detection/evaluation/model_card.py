@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from deepfake_detection.evaluation import Evaluation
+from deepfake_detection.evaluation.report import Evaluation
 from deepfake_detection.registry import is_demo_model
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.drift_features import CATEGORICAL_COLUMNS, COMPRESSION_COLUMNS, RESOLUTION_COLUMNS
+from deepfake_detection.monitoring.drift_features import CATEGORICAL_COLUMNS, COMPRESSION_COLUMNS, RESOLUTION_COLUMNS
 
 log = logging.getLogger(__name__)
 DEFAULT_COLUMNS = [*RESOLUTION_COLUMNS, "fps", *COMPRESSION_COLUMNS, "sharpness", "face_size", "codec"]

@@ -6,7 +6,7 @@ writes both into its work folder and launches this module with `accelerate launc
 trains its shard of each epoch (DDP: NCCL on GPUs, gloo on CPUs), rank 0 writes the checkpoints, and the step
 reads the result back from the folder. The loop is unchanged: one process or many is a launch option.
 
-    python -m deepfake_detection.launch --work DIR   (what each launched process runs)
+    python -m deepfake_detection.modeling.launch --work DIR   (what each launched process runs)
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.training import TrainParams, TrainResult, load_result, train
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.modeling.training import TrainParams, TrainResult, load_result, train
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def launch_training(dataset: ClipDataset, params: TrainParams, out_dir: str | Pa
     write_job(dataset, params, out_dir)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
            "--num_machines", "1", "--dynamo_backend", "no", "--mixed_precision", "no",  # the loop sets precision
-           "-m", "deepfake_detection.launch", "--work", str(out_dir)]  # fmt: skip
+           "-m", "deepfake_detection.modeling.launch", "--work", str(out_dir)]  # fmt: skip
     log.info("launching %d training processes: %s", num_processes, " ".join(cmd))
     subprocess.run(cmd, check=True)
     return load_result(out_dir, params)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepfake_detection.modeling.training import TrainParams
 from deepfake_detection.registry import PromotionParams
-from deepfake_detection.training import TrainParams
 
 
 class TrainingConfig(BaseModel):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.clip_store import load_clip
 from deepfake_detection.config import ClipParams
+from deepfake_detection.data.clip_store import load_clip
 
 HASHED_COLUMNS = ["clip_id", "label", "split", "clip_path"]
 

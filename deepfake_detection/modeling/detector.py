@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_detection.model import Preprocessing, load_model, predict_proba, save_model
+from deepfake_detection.modeling.model import Preprocessing, load_model, predict_proba, save_model
 
 DETECTOR_FILE = "detector.json"
 

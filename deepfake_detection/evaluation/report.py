@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.detector import Detector
-from deepfake_detection.metrics import bootstrap_auc, grouped_metrics, save_plots, video_scores
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.evaluation.metrics import bootstrap_auc, grouped_metrics, save_plots, video_scores
+from deepfake_detection.modeling.detector import Detector
 
 
 class Evaluation(BaseModel):

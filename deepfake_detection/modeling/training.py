@@ -27,12 +27,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from deepfake_detection.augment import AugmentParams, augment_clip
-from deepfake_detection.dataset import ClipDataset
-from deepfake_detection.detector import Detector
-from deepfake_detection.evaluation import score_table
-from deepfake_detection.metrics import binary_metrics
-from deepfake_detection.model import ModelParams, Preprocessing, build_model, save_model, set_trainable_blocks
+from deepfake_detection.data.dataset import ClipDataset
+from deepfake_detection.evaluation.metrics import binary_metrics
+from deepfake_detection.evaluation.report import score_table
+from deepfake_detection.modeling.augment import AugmentParams, augment_clip
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.model import ModelParams, Preprocessing, build_model, save_model, set_trainable_blocks
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ class OfficialSplits:
         pairs: dict[str, list[tuple[str, str]]] = {}
         for split in SPLITS:
             if splits_dir is None:
-                text = resources.files("deepfake_detection.data.ffpp_splits").joinpath(f"{split}.json").read_text()
+                text = resources.files("deepfake_detection.datasets.ffpp_splits").joinpath(f"{split}.json").read_text()
             else:
                 text = (Path(splits_dir) / f"{split}.json").read_text()
             pairs[split] = [(str(a), str(b)) for a, b in json.loads(text)]

@@ -19,13 +19,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.clips import Clip, extract_clips, make_detector
 from deepfake_detection.config import ClipParams
-from deepfake_detection.drift_features import frame_quality, quality_columns, sample_indices
+from deepfake_detection.data.clips import Clip, extract_clips, make_detector
+from deepfake_detection.evaluation.metrics import video_scores
 from deepfake_detection.faces.detectors import FaceDetector
 from deepfake_detection.media.probe import VideoInfo, VideoLimits
 from deepfake_detection.media.reader import VideoReader
-from deepfake_detection.metrics import video_scores
+from deepfake_detection.monitoring.drift_features import frame_quality, quality_columns, sample_indices
 
 
 class ClipScorer(Protocol):
