@@ -16,7 +16,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data train serve bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
+.PHONY: install demo data train serve fast-path bench bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
 
 install: $(STAMP)
 
@@ -59,6 +59,10 @@ train: $(STAMP) .zen
 # The BentoML service on 127.0.0.1:3000 with the latest exported model (configs/serving.yaml).
 serve: $(STAMP)
 	$(BIN)/bentoml serve --host 127.0.0.1 --port 3000
+
+# The OpenVINO fast path for a model exported before (the training pipeline builds it at export).
+fast-path: $(STAMP)
+	$(BIN)/python scripts/build_fast_path.py
 
 # Latency and throughput of the service at concurrency 1/4/16, adaptive batching on and off (prints numbers).
 bench-serve: $(STAMP)

@@ -10,6 +10,7 @@ archived (ZenML's `force=True`), never deleted.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -89,7 +90,8 @@ def production_detector(name: str = MODEL_NAME) -> tuple[Detector, str] | None:
 
 
 def export_to_bentoml(detector: Detector, card: str, labels: dict[str, str], name: str = MODEL_NAME) -> str:
-    """Write the detector folder (safetensors, processor config, threshold, card) as a BentoML model.
+    """Write the detector folder (safetensors, processor config, threshold, card, the fast path when it has one)
+    as a BentoML model.
 
     Saved with `bentoml.models.create` rather than `bentoml.pytorch`, which breaks on torch's weights-only load.
     """
@@ -98,8 +100,7 @@ def export_to_bentoml(detector: Detector, card: str, labels: dict[str, str], nam
     with tempfile.TemporaryDirectory() as tmp:
         detector.save(tmp, card=card)
         with bentoml.models.create(name, labels=labels, metadata=detector.scalar_metadata()) as model:
-            for path in Path(tmp).iterdir():
-                (Path(model.path) / path.name).write_bytes(path.read_bytes())
+            shutil.copytree(tmp, model.path, dirs_exist_ok=True)
             (Path(model.path) / "provenance.json").write_text(json.dumps(detector.info, indent=1, default=str))
     return str(model.tag)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,9 @@ class ServiceSettings(BaseModel):
     faces: FaceParams = Field(
         default_factory=lambda: FaceParams(max_faces=3),
         description="how faces are found (detector, smallest face, ...); the model fixes only the crop geometry",
+    )
+    inference_backend: Literal["auto", "torch"] = Field(
+        "auto", description="auto: the model's checked OpenVINO fast path when it has one; torch: always fp32"
     )
     adaptive_batching: bool = Field(True, description="score clips through the batchable API (off: one call each)")
     max_batch_size: int = Field(16, ge=1, description="clips per model batch")

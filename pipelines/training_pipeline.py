@@ -30,4 +30,4 @@ def training_pipeline(config: TrainingConfig):
     detector, _ = train_model(dataset, config)
     test_eval, val_eval, _ = evaluate_model(dataset, detector, config)
     decision = promote_model(dataset, test_eval, val_eval, config)
-    export_model(detector, test_eval, decision, config)
+    export_model(dataset, detector, test_eval, decision, config)

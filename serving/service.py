@@ -82,8 +82,8 @@ class ClipScorer:
         threading.Thread(target=self._load, daemon=True).start()
 
     def _load(self) -> None:
-        self.detector = Detector.load(self.bento_model.path)
-        log.info("loaded %s", self.bento_model.tag)
+        self.detector = Detector.load(self.bento_model.path, settings.inference_backend)
+        log.info("loaded %s, scoring with %s", self.bento_model.tag, self.detector.backend)
 
     def __is_ready__(self) -> bool:
         return self.detector is not None
@@ -127,6 +127,8 @@ class DeepfakeDetection:
         bento_model = _served_model()
         self.threshold, info = Detector.read_meta(bento_model.path)
         self.model = describe_served_model(str(bento_model.tag), bento_model.info.labels, info)
+        self.model["backend"] = Detector.backend_of(bento_model.path, info, settings.inference_backend)
+        self.fast_path = info.get("fast_path")
         geometry = info.get("clip_geometry", info.get("clip_params"))
         if geometry is None:
             log.warning("model %s does not record its clip geometry; using the defaults", bento_model.tag)
@@ -143,7 +145,8 @@ class DeepfakeDetection:
 
     @app.get("/model")
     def model_info(self) -> dict:
-        return {**self.model, "threshold": self.threshold, "clip_params": self.clip_params.model_dump()}
+        return {**self.model, "threshold": self.threshold, "clip_params": self.clip_params.model_dump(),
+                "fast_path": self.fast_path}  # fmt: skip
 
     @app.post("/detect")
     async def detect(self, request: Request) -> JSONResponse:

@@ -75,10 +75,13 @@ def test_worse_model_stays_staging_better_one_replaces_production(repo_root, tmp
 
     bento_model = bentoml.models.get("deepfake-videomae:latest")
     assert bento_model.info.labels["zenml_model_version"] == str(b.name)
-    exported = Detector.load(bento_model.path)
+    exported = Detector.load(bento_model.path, backend="torch")  # the fp32 reference, whatever the fast path
     trained = b.get_artifact("detector").load()
     clips = np.stack([np.asarray(dataset.load_clip(p)) for p in dataset.split("test").clip_path[:4]])
     np.testing.assert_allclose(exported.score(clips), trained.score(clips), atol=1e-6)
     assert exported.threshold == trained.threshold
+    check = b.run_metadata["fast_path"]  # built and checked at export on validation clips, kept or not
+    assert check["clips"] == 64 and check["passed"] == (Detector.load(bento_model.path).backend != "torch-fp32")
+    assert check["passed"] or check["reason"]
     with open(bento_model.path_of("README.md")) as card:
         assert "trained on: synthetic test clips" in card.read()

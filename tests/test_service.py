@@ -89,6 +89,7 @@ def test_health_and_model_description(server):
     assert model["bento_tag"].startswith(MODEL) and "NOT FaceForensics++" in model["trained_on"]
     assert "not a deepfake detector" in model["warning"]
     assert model["clip_params"]["size"] == 64 and model["clip_params"]["clips_per_video"] == 3
+    assert model["backend"] == "torch-fp32" and model["fast_path"] is None  # exported without one
 
 
 def test_detect_answers_every_field_and_matches_the_library(server, served_model, good_video, folders):
@@ -373,3 +374,31 @@ def test_request_log_survives_a_restart(served_model, good_video, tmp_path):
         assert RequestLog(tmp_path / "log").read().request_id.tolist() == ids
         ids.append(post(second, good_video).json()["request_id"])
     assert RequestLog(tmp_path / "log").read().request_id.tolist() == ids
+
+
+def test_a_model_with_a_fast_path_is_served_through_it(served_model, good_video, tmp_path):
+    """/model names the OpenVINO path that scores; its answer stays within the check's tolerance of torch."""
+    from deepfake_detection.modeling.fast_path import FastPathConfig, build_fast_path
+
+    clips = np.stack([c.pixels for c in analyze_clips(good_video)])
+    check, fast = build_fast_path(served_model, clips, None, FastPathConfig(precision="bf16", require_faster=False))
+    assert check.passed, check.reason
+    with_fast = Detector(served_model.model, served_model.processor, 0.5,
+                         {**served_model.info, "fast_path": check.model_dump()}, fast=fast)  # fmt: skip
+    name = f"{MODEL}-fast"
+    export_to_bentoml(with_fast, "test model", {"stage": "production", "zenml_model_version": "8"}, name=name)
+    settings = {"model_tag": f"{name}:latest", "clips_per_video": 3, "faces": vf.PHONE_FACES.model_dump(),
+                "request_log_dir": str(tmp_path / "log"), "decode_workers": 1}  # fmt: skip
+    with bentoml_server(settings, tmp_path) as srv:
+        model = requests.get(f"{srv.url}/model", timeout=5).json()
+        assert model["backend"] == "openvino-bf16" and model["fast_path"]["passed"] is True
+        answer = post(srv, good_video).json()
+    assert answer["model"]["backend"] == "openvino-bf16"
+    local = analyze_video(good_video, served_model, CLIP_PARAMS.model_copy(update={"clips_per_video": 3}))
+    assert abs(answer["p_fake"] - local.p_fake) <= check.tolerance_p  # local: the torch fp32 reference
+
+
+def analyze_clips(path: Path):
+    from deepfake_detection.scoring.analyze import extract_video
+
+    return extract_video(path, CLIP_PARAMS.model_copy(update={"clips_per_video": 3})).clips

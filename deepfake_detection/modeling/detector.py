@@ -1,8 +1,9 @@
 """A trained detector: the VideoMAE, its processor, the decision threshold and where it came from.
 
 One on-disk format for the ZenML artifact, the BentoML model and a Hugging Face upload: the model folder
-(`model.safetensors`, `config.json`, `preprocessor_config.json`), `detector.json` (threshold, provenance)
-and the model card `README.md`.
+(`model.safetensors`, `config.json`, `preprocessor_config.json`), `detector.json` (threshold, provenance,
+the fast path's check), the model card `README.md`, and `openvino/` when a fast path passed its check
+(`modeling.fast_path`). torch fp32 is always there and is the reference.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_detection.modeling.fast_path import FastModel, stored_precision
 from deepfake_detection.modeling.model import Preprocessing, load_model, predict_proba, save_model
 
 DETECTOR_FILE = "detector.json"
@@ -24,13 +26,25 @@ class Detector:
     processor: object
     threshold: float = 0.5
     info: dict = field(default_factory=dict)  # base checkpoint, training data, data hash, version, metrics
+    fast: FastModel | None = None  # the checked OpenVINO model, when one was built or loaded
 
     @property
     def preprocessing(self) -> Preprocessing:
         return Preprocessing.from_processor(self.processor)
 
+    @property
+    def backend(self) -> str:
+        """What `score` runs: "openvino-int8", "openvino-bf16" or the reference "torch-fp32"."""
+        return f"openvino-{self.fast.precision}" if self.fast is not None else "torch-fp32"
+
     def score(self, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
-        """p(fake) of uint8 clips (N, 16, 224, 224, 3)."""
+        """p(fake) of uint8 clips (N, 16, 224, 224, 3), through the fast path when there is one."""
+        if self.fast is not None:
+            return self.fast.score(self.preprocessing, clips, batch_size)
+        return self.score_reference(clips, batch_size)
+
+    def score_reference(self, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
+        """p(fake) through the torch fp32 model, whatever the fast path."""
         return predict_proba(self.model, self.preprocessing, clips, batch_size)
 
     def save(self, folder: str | Path, card: str | None = None) -> Path:
@@ -38,6 +52,8 @@ class Detector:
         (folder / DETECTOR_FILE).write_text(json.dumps({"threshold": self.threshold, "info": self.info}, indent=1))
         if card is not None:
             (folder / "README.md").write_text(card)
+        if self.fast is not None:
+            self.fast.save(folder)
         return folder
 
     def scalar_metadata(self) -> dict:
@@ -50,8 +66,19 @@ class Detector:
         meta = json.loads((Path(folder) / DETECTOR_FILE).read_text())
         return float(meta["threshold"]), meta.get("info", {})
 
+    @staticmethod
+    def backend_of(folder: str | Path, info: dict, requested: str = "auto") -> str:
+        """The backend `load(folder, requested)` runs, without loading anything (what `/model` reports)."""
+        precision = stored_precision(folder, info) if requested != "torch" else None
+        return f"openvino-{precision}" if precision else "torch-fp32"
+
     @classmethod
-    def load(cls, folder: str | Path) -> Detector:
+    def load(cls, folder: str | Path, backend: str = "auto") -> Detector:
+        """`backend` "auto" runs the stored fast model when it passed its check, "torch" always the reference."""
+        if backend not in ("auto", "torch"):
+            raise ValueError(f"unknown backend {backend!r}; use auto or torch")
         model, processor = load_model(folder)
         threshold, info = cls.read_meta(folder)
-        return cls(model=model, processor=processor, threshold=threshold, info=info)
+        precision = stored_precision(folder, info) if backend == "auto" else None
+        fast = FastModel.load(folder, precision) if precision else None
+        return cls(model=model, processor=processor, threshold=threshold, info=info, fast=fast)

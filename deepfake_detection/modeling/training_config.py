@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepfake_detection.modeling.fast_path import FastPathConfig
 from deepfake_detection.modeling.training import TrainParams
 from deepfake_detection.registry import PromotionParams
 
@@ -18,3 +19,6 @@ class TrainingConfig(BaseModel):
     work_dir: str = Field(".cache/training", description="checkpoints; a rerun of the same data and config resumes")
     report_dir: str = Field(".cache/reports", description="evaluation plots as PNG files")
     export_to_bentoml: bool = True
+    fast_path: FastPathConfig = Field(
+        default_factory=FastPathConfig, description="the OpenVINO model built and checked at export (CPU serving)"
+    )
