@@ -94,7 +94,7 @@ def extract_clips(
     A video shorter than one clip, a window without a face and a face smaller than `faces.min_face_px` are
     reported, never padded or dropped silently. `before_each_clip` may raise to stop early (the service's
     deadline). `timings` (when given) accumulates seconds spent decoding frames (`decode_s`) and finding,
-    tracking, linking and cropping faces (`faces_s`). `on_window(clip_index, frames)` sees each window's
+    tracking, linking and cropping faces (`faces_s`). `on_window(start_frame, frames)` sees each window's
     decoded upright frames (N, H, W, 3) once, so other measurements need no second decode.
     """
     timings = timings if timings is not None else {}
@@ -124,7 +124,7 @@ def extract_clips(
         finally:
             timings["decode_s"] += time.monotonic() - t0
         if on_window is not None:
-            on_window(clip_index, frames)
+            on_window(start, frames)
         t0 = time.monotonic()
         detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
         tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_detection.config import ClipParams
+from deepfake_detection.data.clips import plan_clip_starts
 from deepfake_detection.media.probe import VideoInfo
 from deepfake_detection.media.reader import VideoReader
 
@@ -71,13 +73,23 @@ def sample_indices(num_frames: int, n_frames: int = 4) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, max(num_frames - 1, 0), min(n_frames, num_frames)).round()})
 
 
-def video_features(source: str | Path | VideoReader, face_size: float | None = None, n_frames: int = 4) -> dict:
-    """All drift columns of one video (a path, or a reader already open on it), from `n_frames` frames
-    spread evenly over it. `face_size` (median face side in pixels) comes from its clips."""
+def drift_frame_indices(num_frames: int) -> list[int]:
+    """The frames frame quality is measured on: the first frames of 4 of the 8 evenly spread 16-frame windows
+    the service cuts (`clips_per_video` 8), so for an upload they are frames it decodes anyway; evenly spread
+    frames for a video shorter than a clip."""
+    starts = plan_clip_starts(num_frames, ClipParams(clips_per_video=8))
+    if not starts:
+        return sample_indices(num_frames, 4)
+    return [starts[i] for i in sample_indices(len(starts), 4)]
+
+
+def video_features(source: str | Path | VideoReader, face_size: float | None = None) -> dict:
+    """All drift columns of one video (a path, or a reader already open on it), measured on the frames
+    `drift_frame_indices` names. `face_size` (median face side in pixels) comes from its clips."""
     if not isinstance(source, VideoReader):
         with VideoReader(source) as reader:
-            return video_features(reader, face_size, n_frames)
-    frames = source.get(sample_indices(source.num_frames, n_frames))
+            return video_features(reader, face_size)
+    frames = source.get(drift_frame_indices(source.num_frames))
     return quality_columns(source.info, face_size, frame_quality(frames))
 
 

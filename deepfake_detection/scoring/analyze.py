@@ -10,6 +10,7 @@ evaluation (mean over a face's clips, max over faces). A video with no usable fa
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,9 +24,9 @@ from deepfake_detection.config import ClipParams
 from deepfake_detection.data.clips import Clip, extract_clips, make_detector
 from deepfake_detection.evaluation.metrics import video_scores
 from deepfake_detection.faces.detectors import FaceDetector
-from deepfake_detection.media.probe import VideoInfo, VideoLimits
+from deepfake_detection.media.probe import VideoError, VideoInfo, VideoLimits
 from deepfake_detection.media.reader import VideoReader
-from deepfake_detection.monitoring.drift_features import frame_quality, quality_columns, sample_indices
+from deepfake_detection.monitoring.drift_features import drift_frame_indices, frame_quality, quality_columns
 
 
 class ClipScorer(Protocol):
@@ -116,14 +117,14 @@ def extract_video(
                 raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
 
         timings = {"probe_s": t1 - t0, "features_s": 0.0} if with_features else {"probe_s": t1 - t0}
-        sampled = set(sample_indices(params.clips_per_video, n_frames=4))
-        quality: list[dict[str, float]] = []
+        wanted = set(drift_frame_indices(reader.num_frames)) if with_features else set()
+        quality: dict[int, dict[str, float]] = {}
 
-        def measure(clip_index: int, frames: np.ndarray) -> None:
-            """Drift quality of the first frame of 4 evenly spread windows: no second decode of the upload."""
-            if with_features and clip_index in sampled:
+        def measure(start: int, frames: np.ndarray) -> None:
+            """Frame quality of the drift frames among those decoded for clips: no second decode."""
+            if start in wanted:
                 t = time.monotonic()
-                quality.append(frame_quality(frames[:1]))
+                quality[start] = frame_quality(frames[:1])
                 timings["features_s"] += time.monotonic() - t
 
         detector = face_detector or make_detector(params.faces)
@@ -131,12 +132,15 @@ def extract_video(
         reasons = sorted({f.reason.split(":")[0] for f in failures})
         features = None
         if with_features:
-            main = [c.face_size for c in clips if c.face_index == 0]
-            if not quality:  # too short for a clip: measure a few frames anyway
-                quality.append(frame_quality(reader.get(sample_indices(reader.num_frames, 4))))
-            means = {k: float(np.nanmean([q[k] for q in quality])) if quality else float("nan")
+            t = time.monotonic()
+            for index in sorted(wanted - set(quality)):  # windows placed differently from the default 8
+                with contextlib.suppress(VideoError):  # an undecodable frame is left out, never fatal here
+                    quality[index] = frame_quality(reader.get([index]))
+            means = {k: float(np.nanmean([q[k] for q in quality.values()])) if quality else float("nan")
                      for k in ("blockiness", "sharpness")}  # fmt: skip
+            main = [c.face_size for c in clips if c.face_index == 0]
             features = quality_columns(reader.info, float(np.median(main)) if main else None, means)
+            timings["features_s"] += time.monotonic() - t
         info = reader.info
     return ExtractedVideo(info, clips, reasons, timings, features)
 
