@@ -60,13 +60,17 @@ train: $(STAMP) .zen
 serve: $(STAMP)
 	$(BIN)/bentoml serve --host 127.0.0.1 --port 3000
 
+# Where an answer's time goes: matmul peak, decode, faces, the model per path, the service end to end (numbers).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
 # The OpenVINO fast path for a model exported before (the training pipeline builds it at export).
 fast-path: $(STAMP)
 	$(BIN)/python scripts/build_fast_path.py
 
 # Latency and throughput of the service at concurrency 1/4/16, adaptive batching on and off (prints numbers).
 bench-serve: $(STAMP)
-	$(BIN)/python scripts/bench_serving.py
+	$(BIN)/python benchmarks/bench_serving.py
 
 # Clip windows with a face before/after, per video, detector ms per frame, a contact sheet (prints numbers).
 bench-faces: $(STAMP)
@@ -74,7 +78,7 @@ bench-faces: $(STAMP)
 
 # How long a monitoring run takes over 1,000 logged requests (after make demo; prints numbers).
 bench-monitor: $(STAMP)
-	$(BIN)/python scripts/bench_monitoring.py
+	$(BIN)/python benchmarks/bench_monitoring.py
 
 # Debian's chromium for the page test (the test skips, saying so, where it is missing).
 browser:

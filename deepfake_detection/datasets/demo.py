@@ -104,8 +104,11 @@ def build_demo_dataset(
     return root
 
 
-def write_video(path: str | Path, frames: np.ndarray, crf: int = 23, fps: int = FPS, scale: float = 1.0) -> None:
-    """Encode RGB frames with libx264 (yuv420p) at the given CRF, optionally resized by `scale` (even sides).
+def write_video(
+    path: str | Path, frames: np.ndarray, crf: int = 23, fps: int = FPS, scale: float = 1.0, gop: int | None = None
+) -> None:
+    """Encode RGB frames with libx264 (yuv420p) at the given CRF, optionally resized by `scale` (even sides),
+    with a key frame at least every `gop` frames (x264's default: 250).
 
     x264 is deterministic across thread counts unless told otherwise, so the demo's bytes are repeatable.
     """
@@ -122,7 +125,7 @@ def write_video(path: str | Path, frames: np.ndarray, crf: int = 23, fps: int = 
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "superfast"}
+        stream.options = {"crf": str(crf), "preset": "superfast", **({"g": str(gop)} if gop else {})}
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(stream.encode(None))

@@ -35,11 +35,12 @@ class VideoReader:
     `info` holds the facts (`info.decoder` names the decoder in use); `num_frames` equals
     `info.frame_count`. Use as a context manager, or call `close()`, to release the file.
 
+    `threads`: decoder threads (0: as many as FFmpeg sees fit; 1 where processes already share the cores).
     Raises `VideoError` (and its subclasses, see `media.probe`) when the file cannot be used.
     """
 
     def __init__(
-        self, path: str | Path, limits: VideoLimits | None = None, backend: str = "auto", threads: int = 1
+        self, path: str | Path, limits: VideoLimits | None = None, backend: str = "auto", threads: int = 0
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown video backend {backend!r}; use one of {BACKENDS}")

@@ -73,23 +73,26 @@ def sample_indices(num_frames: int, n_frames: int = 4) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, max(num_frames - 1, 0), min(n_frames, num_frames)).round()})
 
 
-def drift_frame_indices(num_frames: int) -> list[int]:
-    """The frames frame quality is measured on: the first frames of 4 of the 8 evenly spread 16-frame windows
-    the service cuts (`clips_per_video` 8), so for an upload they are frames it decodes anyway; evenly spread
-    frames for a video shorter than a clip."""
-    starts = plan_clip_starts(num_frames, ClipParams(clips_per_video=8))
+def drift_frame_indices(num_frames: int, params: ClipParams | None = None) -> list[int]:
+    """The frames frame quality is measured on: the first frames of 4 evenly chosen clip windows of `params`
+    (the service's 8 windows by default), so for an upload they are frames decoded for its clips anyway;
+    evenly spread frames for a video shorter than a clip."""
+    starts = plan_clip_starts(num_frames, params or ClipParams(clips_per_video=8))
     if not starts:
         return sample_indices(num_frames, 4)
     return [starts[i] for i in sample_indices(len(starts), 4)]
 
 
-def video_features(source: str | Path | VideoReader, face_size: float | None = None) -> dict:
+def video_features(
+    source: str | Path | VideoReader, face_size: float | None = None, params: ClipParams | None = None
+) -> dict:
     """All drift columns of one video (a path, or a reader already open on it), measured on the frames
-    `drift_frame_indices` names. `face_size` (median face side in pixels) comes from its clips."""
+    `drift_frame_indices` names for the windows of `params`. `face_size` (median face side in pixels) comes
+    from its clips."""
     if not isinstance(source, VideoReader):
         with VideoReader(source) as reader:
-            return video_features(reader, face_size)
-    frames = source.get(drift_frame_indices(source.num_frames))
+            return video_features(reader, face_size, params)
+    frames = source.get(drift_frame_indices(source.num_frames, params))
     return quality_columns(source.info, face_size, frame_quality(frames))
 
 

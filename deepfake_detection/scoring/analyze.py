@@ -117,7 +117,7 @@ def extract_video(
                 raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
 
         timings = {"probe_s": t1 - t0, "features_s": 0.0} if with_features else {"probe_s": t1 - t0}
-        wanted = set(drift_frame_indices(reader.num_frames)) if with_features else set()
+        wanted = set(drift_frame_indices(reader.num_frames, params)) if with_features else set()
         quality: dict[int, dict[str, float]] = {}
 
         def measure(start: int, frames: np.ndarray) -> None:
@@ -133,7 +133,7 @@ def extract_video(
         features = None
         if with_features:
             t = time.monotonic()
-            for index in sorted(wanted - set(quality)):  # windows placed differently from the default 8
+            for index in sorted(wanted - set(quality)):  # a window that failed to decode: try its first frame alone
                 with contextlib.suppress(VideoError):  # an undecodable frame is left out, never fatal here
                     quality[index] = frame_quality(reader.get([index]))
             means = {k: float(np.nanmean([q[k] for q in quality.values()])) if quality else float("nan")

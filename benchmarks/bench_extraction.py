@@ -1,6 +1,6 @@
 """Benchmark (not a test): clip extraction speed on an FF++-layout folder (face finding: benchmarks/face_recall.py).
 
-.venv/bin/python scripts/bench_extraction.py ../shared/ffpp_sample --clips-per-video 8
+.venv/bin/python benchmarks/bench_extraction.py ../shared/ffpp_sample --clips-per-video 8
 """
 
 from __future__ import annotations
