@@ -28,19 +28,23 @@ def detector():
 
 @pytest.mark.parametrize("precision", ["int8", "bf16"])
 def test_fast_path_agrees_with_torch_within_the_tolerance(dataset, detector, precision):
+    """p_fake agreement on a VideoMAE exported the way the pipeline exports; the AUC rule is left out here:
+    random weights score every clip within ~0.01 of the others, so any noise reorders them (a trained model's
+    AUC agreement is asserted in test_training)."""
     clips, labels = calibration_clips(dataset, 32)
     assert len(clips) == 32 and labels.sum() == 16  # balanced validation clips
-    config = FastPathConfig(precision=precision, require_faster=False)
+    config = FastPathConfig(precision=precision, require_faster=False, max_auc_diff=1.0)
     check, fast = build_fast_path(detector, clips, labels, config)
     assert check.passed and fast is not None, check.reason
-    assert check.max_p_diff <= 0.01 and abs(check.auc_fast - check.auc_reference) <= 0.005
+    assert check.max_p_diff <= 0.01
     test = np.stack([np.asarray(dataset.load_clip(p)) for p in dataset.split("test").clip_path[:8]])
     assert np.abs(fast.score(detector.preprocessing, test) - detector.score_reference(test)).max() <= 0.01
 
 
 def test_the_stored_fast_path_is_what_loads(dataset, detector, tmp_path):
     clips, labels = calibration_clips(dataset, 16)
-    check, fast = build_fast_path(detector, clips, labels, FastPathConfig(precision="bf16", require_faster=False))
+    config = FastPathConfig(precision="bf16", require_faster=False, max_auc_diff=1.0)
+    check, fast = build_fast_path(detector, clips, labels, config)
     with_fast = Detector(detector.model, detector.processor, 0.5, {**detector.info, "fast_path": check.model_dump()},
                          fast=fast)  # fmt: skip
     tag = export_to_bentoml(with_fast, "card", labels={"stage": "production"}, name="fast-path-test")

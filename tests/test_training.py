@@ -6,6 +6,9 @@ import pytest
 from safetensors.torch import load_file
 from synthetic_clips import make_clip_dataset
 
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.fast_path import FastPathConfig, build_fast_path, calibration_clips
+from deepfake_detection.modeling.model import load_model
 from deepfake_detection.modeling.training import TrainParams, train
 
 TINY_MODEL = {
@@ -26,6 +29,15 @@ def test_training_learns_blended_face_regions(tmp_path):
     assert result.best_val_auc >= 0.75, result.history
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
     assert all("classifier" in h["trainable"] for h in result.history)
+    # the export's fast path for the trained model: the converted model computes the same function (mean |dp|
+    # and AUC agree), and it is kept only within every tolerance. Measured on this small, confident model (p from
+    # 0.001 to 1.0): worst-case |dp| 0.022 (int8) and 0.029 (bf16), over the 0.01 bound, so its export keeps torch.
+    model, processor = load_model(result.best_dir)
+    clips, labels = calibration_clips(dataset, 64)
+    check, fast = build_fast_path(Detector(model, processor), clips, labels, FastPathConfig(require_faster=False))
+    assert check.mean_p_diff <= 0.005 and check.auc_reference >= 0.75
+    assert abs(check.auc_fast - check.auc_reference) <= 0.005
+    assert (fast is not None) == check.passed == (check.max_p_diff <= 0.01)
 
 
 def test_resume_after_interruption_gives_the_same_weights(tmp_path):
