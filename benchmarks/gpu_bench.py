@@ -74,7 +74,8 @@ def loader_rate(size: int, workers: int, n: int = 256, batch: int = 16) -> float
         rng = np.random.default_rng(0)
         for i in range(n):
             np.save(Path(tmp) / f"{i}.npy", rng.integers(0, 255, (16, size, size, 3), dtype=np.uint8))
-        table = pd.DataFrame({"clip_path": [f"{i}.npy" for i in range(n)], "is_fake": [i % 2 for i in range(n)]})
+        table = pd.DataFrame({"clip_id": [str(i) for i in range(n)], "clip_path": [f"{i}.npy" for i in range(n)],
+                              "is_fake": [i % 2 for i in range(n)], "label": "real", "split": "train"})  # fmt: skip
         dataset = ClipDataset(table, tmp, ClipParams(size=size), source="synthetic")
         ds = ClipTorchDataset(dataset, table, AugmentParams())
         loader = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=workers, shuffle=True)
@@ -134,8 +135,9 @@ def main() -> None:
     for workers in (0, 2) if args.tiny else (4, 8, 16):
         rate = loader_rate(size, workers, n=32 if args.tiny else 512)
         rows.append({"what": f"loader, {workers} workers", "clips_per_s": rate, "keeps_up": rate >= appetite})
-        print(f"{'loader (raw .npy, augmented), ' + str(workers) + ' workers':48s} {rate:9.1f} clips/s "
-              f"{'keeps up with' if rate >= appetite else 'slower than'} training ({appetite:.1f})", flush=True)  # fmt: skip
+        verdict = "keeps up with" if rate >= appetite else "slower than"
+        label = f"loader (raw .npy, augmented), {workers} workers"
+        print(f"{label:48s} {rate:9.1f} clips/s {verdict} training ({appetite:.1f})", flush=True)
     out = Path(os.environ.get("OUT") or REPO / ".cache" / "reports" / "bench")
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_bench.json").write_text(json.dumps({"device": name, "gflop_per_clip": flops_per_clip / 1e9,
