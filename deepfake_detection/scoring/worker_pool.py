@@ -38,14 +38,13 @@ class WorkerPool:
 
         future = self._pool.schedule(fn, args=args, kwargs=kwargs, timeout=max(timeout_s, 0.001))
         try:
-            return await asyncio.wrap_future(future)
+            # shielded: a request cancelled by its own timeout leaves the job to its cooperative deadline (it
+            # stops at the next clip, its worker stays warm); only a job stuck past `timeout_s` is killed
+            return await asyncio.shield(asyncio.wrap_future(future))
         except FutureTimeout as exc:
             raise JobTimeout(f"job did not finish in {timeout_s:.0f}s; its worker was replaced") from exc
         except ProcessExpired as exc:
             raise WorkerCrashed(f"worker died with exit code {exc.exitcode}") from exc
-        except asyncio.CancelledError:
-            future.cancel()  # the client went away: pebble stops the worker running it
-            raise
 
     def close(self) -> None:
         self._pool.stop()
