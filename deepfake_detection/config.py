@@ -22,11 +22,11 @@ class FaceParams(BaseModel):
     same crop, so a better detector can be deployed without retraining.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # defaults coerced: stable keys
 
     detector: Literal["yunet", "dlib_hog"] = Field("yunet", description="yunet (default) or dlib_hog")
     min_score: float | None = Field(None, description="detection score threshold; None: the detector's (0.6 YuNet)")
-    min_face_px: float = Field(64, gt=0, description="faces smaller than this (px, original frame) are 'too small'")
+    min_face_px: float = Field(64.0, gt=0, description="faces smaller than this (px, original frame) are 'too small'")
     base_side: int = Field(640, ge=64, description="frames larger than this (long side) are shrunk towards it")
     detect_every: int = Field(8, ge=1, description="run the detector on every n-th frame of a clip (and the last)")
     min_hit_rate: float = Field(0.5, gt=0.0, le=1.0, description="fraction of key frames a face must be seen in")
@@ -36,7 +36,7 @@ class FaceParams(BaseModel):
 class ClipGeometry(BaseModel):
     """What a model was trained on: how a clip is laid out in time and space. Stored with every model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)  # defaults coerced: stable keys
 
     clip_len: int = Field(16, ge=1, description="frames per clip; VideoMAE expects 16")
     stride: int = Field(1, ge=1, description="temporal stride between the frames of a clip")
@@ -87,7 +87,10 @@ class DataConfig(BaseModel):
     splits_dir: str | None = Field(None, description="folder with train/val/test.json; None: the official lists")
     methods: list[str] | None = Field(None, description='methods to use incl. "original"; None: all present')
     compressions: list[str] | None = Field(None, description="c0/c23/c40; None: all present")
-    clip_store: str = ".cache/clips"
+    clip_store: str = Field(".cache/clips", description="a folder or an fsspec URL (s3://bucket/clips) workers share")
+    clip_format: Literal["jpeg", "npy", "zstd", "h264"] = Field("jpeg", description="how clips are stored")
+    engine: Literal["ray", "local"] = Field("ray", description="ray: one task per video on every core or a cluster")
+    ray_address: str | None = Field(None, description="a Ray cluster (ray://head:10001); None: RAY_ADDRESS or local")
     clips: ClipParams = Field(default_factory=ClipParams)
     limits: VideoLimits = Field(default_factory=VideoLimits)
     demo: DemoParams | None = Field(None, description="set to build the synthetic demo set at ffpp_root first")

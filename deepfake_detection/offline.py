@@ -17,6 +17,7 @@ OFFLINE_ENV: dict[str, str] = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "ZENML_AUTO_OPEN_DASHBOARD": "false",
+    "RAY_USAGE_STATS_ENABLED": "0",
 }
 
 

@@ -80,5 +80,15 @@ def small_demo_tables(small_demo, small_clip_params, tmp_path_factory):
     return catalog, clips, failures, store
 
 
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance (2 CPUs) for the session's Ray tests; the code under test reuses it."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 # Tests also never touch the checkout's BentoML store.
 os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="bentoml-test-")

@@ -33,6 +33,7 @@ class ClipDataset:
     content_hash: str = ""
     source: str = "unknown"  # what the clips were cut from, e.g. "FaceForensics++" or "synthetic demo"
     contracts_passed: bool = False  # set by the pipeline after the GX contracts passed
+    clip_format: str = "npy"  # how the store writes clips (`data.clip_formats`); each clip_path's extension says too
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -58,6 +59,7 @@ class ClipDataset:
             "content_hash": self.content_hash,
             "source": self.source,
             "contracts_passed": self.contracts_passed,
+            "clip_format": self.clip_format,
         }
         with open_file(os.path.join(folder, "dataset.json"), "w") as f:
             f.write(json.dumps(meta, indent=1))
@@ -78,6 +80,7 @@ class ClipDataset:
             content_hash=meta["content_hash"],
             source=meta.get("source", "unknown"),
             contracts_passed=meta.get("contracts_passed", False),
+            clip_format=meta.get("clip_format", "npy"),
         )
 
     def summary(self) -> dict:
@@ -93,6 +96,7 @@ class ClipDataset:
             "content_hash": self.content_hash,
             "source": self.source,
             "contracts_passed": self.contracts_passed,
+            "clip_format": self.clip_format,
         }
 
 

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 def write_job(dataset: ClipDataset, params: TrainParams, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
-    replace(dataset, store_root=str(Path(dataset.store_root).resolve())).save(str(work))
+    root = dataset.store_root if "://" in dataset.store_root else str(Path(dataset.store_root).resolve())
+    replace(dataset, store_root=root).save(str(work))
     (work / "train_params.json").write_text(params.model_dump_json(indent=1))
 
 

@@ -9,7 +9,7 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from deepfake_detection.config import DataConfig
-from deepfake_detection.data.clip_store import ClipStore, extract_catalog
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog, extract_catalog_ray
 from deepfake_detection.data.contracts import ContractReport
 from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.progress import Progress
@@ -22,8 +22,9 @@ logger = get_logger(__name__)
 def extract_clips(
     config: DataConfig, video_catalog: pd.DataFrame
 ) -> tuple[Annotated[pd.DataFrame, "clip_table"], Annotated[pd.DataFrame, "clip_failures"]]:
-    """Faces tracked and cropped into 16-frame clips; resumable, and a no-op for videos already done."""
-    store = ClipStore(config.clip_store, config.clips)
+    """Faces tracked and cropped into 16-frame clips, one Ray task per video (or in this process with
+    `engine: local`); resumable, and a no-op for videos already done."""
+    store = ClipStore(config.clip_store, config.clips, config.clip_format)
     cached = 0
 
     def progress(done: int, total: int, video_id: str, was_cached: bool) -> None:
@@ -32,7 +33,10 @@ def extract_clips(
         report(done, total, video_id)
 
     report = Progress("extract clips", len(video_catalog), logger)
-    clips, failures = extract_catalog(video_catalog, store, progress=progress)
+    if config.engine == "ray":
+        clips, failures = extract_catalog_ray(video_catalog, store, progress=progress, address=config.ray_address)
+    else:
+        clips, failures = extract_catalog(video_catalog, store, progress=progress)
     logger.info("%d clips, %d failures, %d videos reused from %s", len(clips), len(failures), cached, store.root)
     for reason, n in failures["reason"].str.split(":").str[0].value_counts().items():
         logger.info("  %d x %s", n, reason)
@@ -57,10 +61,11 @@ def build_dataset(
     clip_report: ContractReport,
 ) -> Annotated[ClipDataset, "clip_dataset"]:
     """The dataset artifact training consumes: clip table, store location, content hash, contract outcome."""
-    store = ClipStore(config.clip_store, config.clips)
+    store = ClipStore(config.clip_store, config.clips, config.clip_format)
     dataset = ClipDataset(
         table=clip_table,
-        store_root=str(store.root),
+        store_root=store.root,
+        clip_format=config.clip_format,
         params=config.clips,
         failures=clip_failures,
         source="synthetic demo data (NOT FaceForensics++)" if config.demo is not None else "FaceForensics++",
