@@ -17,7 +17,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data train serve fast-path bench bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
+.PHONY: install demo data train serve score fast-path bench bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
 
 install: $(STAMP)
 
@@ -64,6 +64,11 @@ serve: $(STAMP)
 # Where an answer's time goes: matmul peak, decode, faces, the model per path, the service end to end (numbers).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# Batch scoring on Ray with the production model: one Parquet row per video (VIDEOS: a folder or a list file).
+VIDEOS ?= .cache/demo_ffpp
+score: $(STAMP) .zen
+	$(BIN)/python -m pipelines.batch_scoring_pipeline --videos $(VIDEOS)
 
 # The OpenVINO fast path for a model exported before (the training pipeline builds it at export).
 fast-path: $(STAMP)

@@ -125,3 +125,34 @@ def describe_served_model(tag: str, labels: dict, info: dict) -> dict:
             else None
         ),
     }
+
+
+def resolve_model_folder(model: str, name: str = MODEL_NAME) -> tuple[str, dict]:
+    """A detector folder to score with, and where it came from: "production" (the registry's production
+    version, as exported to the BentoML store with its fast path), a BentoML tag, or a folder path.
+
+    Raises `LookupError` naming what was looked for when nothing matches.
+    """
+    import bentoml
+
+    if Path(model).is_dir():
+        return str(Path(model).resolve()), {"source": "folder", "model": model}
+    if model != "production":
+        bento_model = bentoml.models.get(model)
+        return bento_model.path, {"source": "bentoml", "model": str(bento_model.tag),
+                                  "version": bento_model.info.labels.get("zenml_model_version", "unknown")}  # fmt: skip
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    try:
+        version = str(Client().get_model_version(name, ModelStages.PRODUCTION).name)
+    except KeyError as exc:
+        raise LookupError(f"no production version of {name} in the registry; run `make demo` first") from exc
+    exported = [
+        m for m in bentoml.models.list(name)
+        if m.info.labels.get("zenml_model_version") == version and m.info.labels.get("stage") == "production"
+    ]  # fmt: skip
+    if not exported:
+        raise LookupError(f"production version {version} of {name} is not in the BentoML store (not exported)")
+    latest = max(exported, key=lambda m: m.info.creation_time)
+    return latest.path, {"source": "registry", "model": str(latest.tag), "version": version}

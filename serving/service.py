@@ -35,12 +35,18 @@ from deepfake_detection.offline import apply_offline_env
 apply_offline_env()
 
 from deepfake_detection.config import ClipParams  # noqa: E402
-from deepfake_detection.media.probe import NoVideoStream, UnsupportedCodec, VideoError, VideoLimitError  # noqa: E402
+from deepfake_detection.media.probe import VideoError  # noqa: E402
 from deepfake_detection.media.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
 from deepfake_detection.modeling.detector import Detector  # noqa: E402
 from deepfake_detection.monitoring.request_log import RequestLog  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
-from deepfake_detection.scoring.analyze import AnalysisTimeout, ExtractedVideo, decide, extract_video  # noqa: E402
+from deepfake_detection.scoring.analyze import (  # noqa: E402
+    AnalysisTimeout,
+    ExtractedVideo,
+    classify_error,
+    decide,
+    extract_video,
+)
 from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
 
@@ -186,16 +192,11 @@ class DeepfakeDetection:
         try:
             return await self.pool.run(extract_video, str(path), self.clip_params, settings.limits,
                                        time_budget_s=budget, with_features=True, timeout_s=budget + 5)  # fmt: skip
-        except VideoLimitError as exc:
-            raise Rejection(422, "over_limit", str(exc)) from exc
-        except NoVideoStream as exc:
-            raise Rejection(415, "no_video_stream", str(exc)) from exc
-        except UnsupportedCodec as exc:
-            raise Rejection(415, "unsupported_codec", str(exc)) from exc
-        except VideoError as exc:
-            raise Rejection(422, "unreadable", str(exc)) from exc
         except (JobTimeout, AnalysisTimeout) as exc:
             raise Rejection(504, "timeout", f"analysis did not finish in {budget:.0f}s") from exc
+        except VideoError as exc:
+            status, reason = classify_error(exc)
+            raise Rejection(status, reason, str(exc)) from exc
         except WorkerCrashed as exc:
             log.error("a decoding worker died on request file %s (%s); it was replaced", path.name, exc)
             raise Rejection(422, "decoder_crashed", "the video decoder crashed on this file") from exc

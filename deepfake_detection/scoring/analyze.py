@@ -24,7 +24,14 @@ from deepfake_detection.config import ClipParams
 from deepfake_detection.data.clips import Clip, extract_clips, make_detector
 from deepfake_detection.evaluation.metrics import video_scores
 from deepfake_detection.faces.detectors import FaceDetector
-from deepfake_detection.media.probe import VideoError, VideoInfo, VideoLimits
+from deepfake_detection.media.probe import (
+    NoVideoStream,
+    UnsupportedCodec,
+    VideoError,
+    VideoInfo,
+    VideoLimitError,
+    VideoLimits,
+)
 from deepfake_detection.media.reader import VideoReader
 from deepfake_detection.monitoring.drift_features import drift_frame_indices, frame_quality, quality_columns
 
@@ -72,6 +79,21 @@ class AnalysisTimeout(Exception):
     """The analysis ran past its deadline; raised between clips so no work continues after a timeout."""
 
 
+def classify_error(exc: BaseException) -> tuple[int, str] | None:
+    """(HTTP status, reason) of a video that cannot be analysed, as the service answers and batch scoring
+    records it; None for an exception that is a bug rather than a bad video."""
+    for kind, status, reason in (
+        (VideoLimitError, 422, "over_limit"),
+        (NoVideoStream, 415, "no_video_stream"),
+        (UnsupportedCodec, 415, "unsupported_codec"),
+        (VideoError, 422, "unreadable"),
+        (AnalysisTimeout, 504, "timeout"),
+    ):
+        if isinstance(exc, kind):
+            return status, reason
+    return None
+
+
 def jpeg_base64(image: np.ndarray, side: int = 112, quality: int = 85) -> str:
     from PIL import Image
 
@@ -98,6 +120,7 @@ def extract_video(
     face_detector: FaceDetector | None = None,
     time_budget_s: float | None = None,
     with_features: bool = False,
+    threads: int = 0,
 ) -> ExtractedVideo:
     """Open the video (limits checked on the probe), cut the face clips; optionally measure the drift features.
 
@@ -105,11 +128,12 @@ def extract_video(
     upright frames were analysed (`media.reader`).
 
     Raises `VideoError` for unusable files and `AnalysisTimeout` (checked before each clip) once
-    `time_budget_s` is spent, so a slow upload stops consuming CPU when its request has timed out.
+    `time_budget_s` is spent, so a slow upload stops consuming CPU when its request has timed out. `threads`:
+    decoder threads (1 where one process per core runs, as on Ray).
     """
     t0 = time.monotonic()
     deadline = None if time_budget_s is None else t0 + time_budget_s
-    with VideoReader(path, limits) as reader:
+    with VideoReader(path, limits, threads=threads) as reader:
         t1 = time.monotonic()
 
         def check_deadline() -> None:
