@@ -129,7 +129,8 @@ def describe_served_model(tag: str, labels: dict, info: dict) -> dict:
 
 def resolve_model_folder(model: str, name: str = MODEL_NAME) -> tuple[str, dict]:
     """A detector folder to score with, and where it came from: "production" (the registry's production
-    version, as exported to the BentoML store with its fast path), a BentoML tag, or a folder path.
+    version, as exported to the BentoML store with its fast path), "version:N" (that registry version: its
+    BentoML export, else its `detector` artifact written to `.cache/models/`), a BentoML tag, or a folder.
 
     Raises `LookupError` naming what was looked for when nothing matches.
     """
@@ -137,6 +138,8 @@ def resolve_model_folder(model: str, name: str = MODEL_NAME) -> tuple[str, dict]
 
     if Path(model).is_dir():
         return str(Path(model).resolve()), {"source": "folder", "model": model}
+    if model.startswith("version:"):
+        return _registry_version_folder(name, model.split(":", 1)[1])
     if model != "production":
         bento_model = bentoml.models.get(model)
         return bento_model.path, {"source": "bentoml", "model": str(bento_model.tag),
@@ -156,3 +159,21 @@ def resolve_model_folder(model: str, name: str = MODEL_NAME) -> tuple[str, dict]
         raise LookupError(f"production version {version} of {name} is not in the BentoML store (not exported)")
     latest = max(exported, key=lambda m: m.info.creation_time)
     return latest.path, {"source": "registry", "model": str(latest.tag), "version": version}
+
+
+def _registry_version_folder(name: str, version: str) -> tuple[str, dict]:
+    import bentoml
+    from zenml.client import Client
+
+    exported = [m for m in bentoml.models.list(name) if m.info.labels.get("zenml_model_version") == version]
+    if exported:
+        latest = max(exported, key=lambda m: m.info.creation_time)
+        return latest.path, {"source": "registry", "model": f"{name} version {version}", "version": version}
+    try:
+        detector = Client().get_model_version(name, version).get_artifact(DETECTOR_ARTIFACT).load()
+    except KeyError as exc:
+        raise LookupError(f"no version {version} of {name} in the registry") from exc
+    folder = Path(".cache/models") / f"{name}-{version}"
+    if not (folder / "detector.json").is_file():
+        detector.save(folder)
+    return str(folder.resolve()), {"source": "registry", "model": f"{name} version {version}", "version": version}

@@ -33,7 +33,7 @@ SPLIT_FRACTIONS = {"train": 0.72, "val": 0.14, "test": 0.14}
 def hashed_split(key: str, fractions: dict[str, float] | None = None) -> str:
     """A stable split for an identity (or group) with no official one: its hash, cut at the fractions."""
     fractions = fractions or SPLIT_FRACTIONS
-    u = int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) / 16**8
+    u = int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     edge = 0.0
     for split, fraction in fractions.items():
         edge += fraction

@@ -11,7 +11,6 @@ catalogued; the run config chooses which methods and compressions are used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -22,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.media.probe import VideoError, VideoLimits, probe
+from deepfake_detection.datasets.catalog import catalog_from_entries, hashed_split
+from deepfake_detection.media.probe import VideoLimits
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,6 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 ORIGINAL = "original"
 # DeepFakeDetection actors have no official split: actor ids are hashed into these fractions.
 ACTOR_SPLIT_FRACTIONS = {"train": 0.72, "val": 0.14, "test": 0.14}
-
-CATALOG_COLUMNS = [
-    "video_id", "path", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split",
-    "container", "codec", "pixel_format", "width", "height", "fps", "frame_count", "duration_s",
-    "bitrate", "file_size", "rotation", "start_s", "error",
-]  # fmt: skip
 
 _YOUTUBE_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
 _ACTORS_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)__(?P<scene>.+?)(__[A-Z0-9]+)?$")
@@ -76,13 +70,7 @@ class OfficialSplits:
 
 def actor_split(actor_id: str, fractions: dict[str, float] = ACTOR_SPLIT_FRACTIONS) -> str:
     """Deterministic split of a DeepFakeDetection actor: a stable hash of the id, not Python's `hash`."""
-    u = int(hashlib.sha256(actor_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    edge = 0.0
-    for split in SPLITS:
-        edge += fractions[split]
-        if u < edge:
-            return split
-    return SPLITS[-1]
+    return hashed_split(actor_id, fractions)
 
 
 @dataclass(frozen=True)
@@ -140,38 +128,16 @@ def build_catalog(
     limits: VideoLimits | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
-    """Scan, assign splits and probe every video: one row per file, unreadable files carry `error`."""
-    splits = splits or OfficialSplits.load()
-    id_split = splits.id_to_split()
-    entries = scan(root, methods, compressions)
-    rows = []
-    for i, entry in enumerate(entries):
-        row = {
-            "video_id": entry.video_id,
-            "path": str(entry.path),
-            "label": entry.label,
-            "is_fake": int(entry.label == "fake"),
-            "method": entry.method,
-            "subset": entry.subset,
-            "compression": entry.compression,
-            "target_id": entry.target_id,
-            "source_id": entry.source_id,
-            "split": _split(entry, id_split),
-            "error": None,
-        }
-        try:
-            info = probe(entry.path, limits)
-            row.update({k: v for k, v in info.as_dict().items() if k in CATALOG_COLUMNS})
-        except VideoError as exc:
-            log.warning("cannot use %s: %s", entry.path, exc)
-            row["error"] = str(exc)
-        rows.append(row)
-        if progress:
-            progress(i + 1, len(entries), entry.video_id)
-    table = pd.DataFrame(rows, columns=CATALOG_COLUMNS)
-    for col in ("width", "height", "frame_count", "bitrate", "file_size"):
-        table[col] = table[col].astype("Int64")
-    return table
+    """Scan, assign splits and probe every video: one row per file (`datasets.catalog`), unreadable files carry
+    `error`."""
+    id_split = (splits or OfficialSplits.load()).id_to_split()
+    entries = [
+        {"video_id": e.video_id, "path": str(e.path), "label": e.label, "method": e.method, "subset": e.subset,
+         "compression": e.compression, "target_id": e.target_id, "source_id": e.source_id,
+         "split": _split(e, id_split)}
+        for e in scan(root, methods, compressions)
+    ]  # fmt: skip
+    return catalog_from_entries(entries, limits, progress)
 
 
 def _split(entry: VideoEntry, id_split: dict[str, str]) -> str | None:

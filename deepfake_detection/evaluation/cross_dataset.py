@@ -40,6 +40,7 @@ class TestSet(BaseModel):
     root: str
     split: str = "test"
     methods: list[str] | None = Field(None, description="keep only these methods (and the reals)")
+    compressions: list[str] | None = Field(None, description="FF++ layouts: keep only these (c0, c23, c40)")
     splits_dir: str | None = Field(None, description="FF++ layouts: the split files (demo: its own)")
 
 

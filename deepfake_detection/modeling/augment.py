@@ -1,8 +1,9 @@
 """Clip augmentations that matter for deepfake detection, applied identically to all 16 frames.
 
 Per-frame randomness would itself look like a temporal artefact; one draw per clip keeps the video
-coherent. Compression augmentation (JPEG re-encoding at a random quality) teaches robustness to the
-c23 -> c40 shift that breaks detectors trained on one quality.
+coherent. Compression augmentation teaches robustness to the c23 -> c40 shift that breaks detectors trained on
+one quality: JPEG per frame (`jpeg`), or the whole clip re-encoded as H.264 video at a random CRF (`video_crf`),
+which compresses the way FF++ c23/c40 were made, across frames too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class AugmentParams(BaseModel):
     saturation: float = Field(0.1, ge=0, description="max relative saturation change")
     jpeg: float = Field(0.3, ge=0, le=1, description="probability of JPEG re-encoding")
     jpeg_quality: tuple[int, int] = (40, 95)
+    video_crf: float = Field(0.0, ge=0, le=1, description="probability of re-encoding the clip with libx264")
+    video_crf_range: tuple[int, int] = Field((23, 40), description="CRF drawn from this range (c23 .. c40)")
 
 
 def augment_clip(clip: np.ndarray, params: AugmentParams, rng: np.random.Generator) -> np.ndarray:
@@ -42,7 +45,25 @@ def augment_clip(clip: np.ndarray, params: AugmentParams, rng: np.random.Generat
     if rng.random() < params.jpeg:
         quality = int(rng.integers(params.jpeg_quality[0], params.jpeg_quality[1] + 1))
         out = np.stack([_jpeg(frame, quality) for frame in out])
+    if params.video_crf and rng.random() < params.video_crf:
+        out = reencode_clip(out, int(rng.integers(params.video_crf_range[0], params.video_crf_range[1] + 1)))
     return np.ascontiguousarray(out)
+
+
+def reencode_clip(clip: np.ndarray, crf: int) -> np.ndarray:
+    """The clip through libx264 (yuv420p, one GOP) at `crf` and back: uint8 (T, H, W, 3) of the same shape."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        for frame in clip:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode(None))
+    with av.open(io.BytesIO(buf.getvalue()), "r") as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
 def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:

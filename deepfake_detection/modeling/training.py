@@ -33,6 +33,7 @@ from deepfake_detection.evaluation.report import score_table
 from deepfake_detection.modeling.augment import AugmentParams, augment_clip
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.model import ModelParams, Preprocessing, build_model, save_model, set_trainable_blocks
+from deepfake_detection.modeling.sbi import BlendDraw, SBIParams, clip_landmarks, sbi_table, self_blend
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class TrainParams(BaseModel):
     )
     balance: str = Field("sampler", pattern="^(sampler|loss|none)$")
     augment: AugmentParams = Field(default_factory=AugmentParams)
+    sbi: SBIParams = Field(default_factory=SBIParams, description="self-blended pseudo-fakes (modeling.sbi)")
     seed: int = 0
     mixed_precision: str = Field("auto", pattern="^(auto|no|bf16|fp16)$", description="auto: bf16 on GPU")
     gradient_checkpointing: str = Field("auto", pattern="^(auto|on|off)$", description="auto: on GPU")
@@ -65,19 +67,27 @@ class TrainParams(BaseModel):
 
 
 class ClipTorchDataset(Dataset):
-    """Stored clips and labels; augmentation draws come from (seed, epoch, index), so they are reproducible."""
+    """Stored clips and labels; random draws (SBI blends, augmentation) come from (seed, epoch, index), so they
+    are reproducible. Rows with `sbi` set are real clips turned into self-blended pseudo-fakes on the fly."""
 
     def __init__(self, dataset: ClipDataset, table: pd.DataFrame, augment: AugmentParams | None, seed: int = 0):
         self.dataset, self.table, self.augment, self.seed = dataset, table.reset_index(drop=True), augment, seed
         self.epoch = 0
+        self._landmarks: dict[str, np.ndarray] = {}  # per process: each loader worker keeps its own
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __getitem__(self, i: int):
-        clip = np.array(self.dataset.load_clip(self.table.clip_path[i]))  # a writable copy of the memory map
+        path = self.table.clip_path[i]
+        clip = np.array(self.dataset.load_clip(path))  # a writable copy (of the memory map, for raw clips)
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        if "sbi" in self.table and self.table.sbi[i]:
+            if path not in self._landmarks:
+                self._landmarks[path] = clip_landmarks(clip, self.dataset.params.margin)
+            clip, _ = self_blend(clip, self._landmarks[path], BlendDraw.draw(rng))
         if self.augment is not None:
-            clip = augment_clip(clip, self.augment, np.random.default_rng([self.seed, self.epoch, i]))
+            clip = augment_clip(clip, self.augment, rng)
         return torch.from_numpy(np.ascontiguousarray(clip)), int(self.table.is_fake[i])
 
 
@@ -114,7 +124,8 @@ def train(
     if params.gradient_checkpointing == "on" or (params.gradient_checkpointing == "auto" and cuda):
         model.gradient_checkpointing_enable()
     preprocess = Preprocessing.from_processor(processor)
-    train_table, val_table = dataset.split("train"), dataset.split("val")
+    train_table = sbi_table(dataset.split("train"), params.sbi.mode)
+    val_table = validation_table(dataset, params.sbi.mode)
     if train_table.empty or val_table.empty or train_table.is_fake.nunique() < 2:
         raise ValueError("training needs both classes in the train split and a non-empty val split")
 
@@ -234,7 +245,26 @@ def _train_loader(ds: ClipTorchDataset, labels: np.ndarray, params: TrainParams,
     )  # fmt: skip
 
 
+def validation_table(dataset: ClipDataset, sbi_mode: str) -> pd.DataFrame:
+    """The clips model selection and the threshold see: the val split, or with `real_only` SBI its reals and
+    their SBI copies (the fake methods are what such a model must never have seen, even in selection)."""
+    val = dataset.split("val")
+    return sbi_table(val, "real_only") if sbi_mode == "real_only" else val
+
+
+def score_clips(detector: Detector, dataset: ClipDataset, table: pd.DataFrame, batch_size: int = 16) -> np.ndarray:
+    """p(fake) of a table's clips through the one scoring path; SBI rows are blended with the draw of epoch 0,
+    so they are the same every time they are scored."""
+    if not ("sbi" in table and table.sbi.any()):
+        return score_table(detector, dataset, table, batch_size)
+    ds = ClipTorchDataset(dataset, table, None)
+    return np.concatenate([
+        detector.score(np.stack([ds[j][0].numpy() for j in range(i, min(i + batch_size, len(ds)))]), batch_size)
+        for i in range(0, len(ds), batch_size)
+    ])  # fmt: skip
+
+
 def evaluate_split(model, processor, dataset: ClipDataset, table: pd.DataFrame, batch_size: int) -> dict:
     """Validation metrics at 0.5 through the same scoring path as evaluation and serving."""
-    p = score_table(Detector(model, processor), dataset, table, batch_size)
+    p = score_clips(Detector(model, processor), dataset, table, batch_size)
     return binary_metrics(table.is_fake.to_numpy(), p, 0.5)

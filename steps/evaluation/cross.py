@@ -35,6 +35,8 @@ def build_test_catalogs(config: CrossEvalConfig) -> Annotated[pd.DataFrame, "tes
         table = table[table["split"] == test_set.split]
         if test_set.methods:
             table = table[(table["is_fake"] == 0) | table["method"].isin(test_set.methods)]
+        if test_set.compressions:
+            table = table[table["compression"].isin(test_set.compressions)]
         logger.info("test set %s: %d videos (%d fake)", test_set.name, len(table), int(table["is_fake"].sum()))
         tables.append(table.assign(dataset=test_set.name))
     if not tables:

@@ -15,11 +15,10 @@ from zenml.logger import get_logger
 
 from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.evaluation.metrics import choose_threshold
-from deepfake_detection.evaluation.report import score_table
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.launch import launch_training
 from deepfake_detection.modeling.model import load_model
-from deepfake_detection.modeling.training import train
+from deepfake_detection.modeling.training import score_clips, train, validation_table
 from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.monitoring.drift_reference import reference_table
 from deepfake_detection.progress import Progress
@@ -54,8 +53,8 @@ def train_model(
         result = train(dataset, params, out_dir, resume=True)
     model, processor = load_model(result.best_dir)
     detector = Detector(model=model, processor=processor)
-    val = dataset.split("val")
-    detector.threshold = choose_threshold(val.is_fake.to_numpy(), score_table(detector, dataset, val))
+    val = validation_table(dataset, params.sbi.mode)
+    detector.threshold = choose_threshold(val.is_fake.to_numpy(), score_clips(detector, dataset, val))
     detector.info = {
         "base_model": params.model.source,
         "trained_on": dataset.source,
