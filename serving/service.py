@@ -27,7 +27,7 @@ import anyio
 import bentoml
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from deepfake_detection.offline import apply_offline_env
@@ -47,6 +47,7 @@ from deepfake_detection.scoring.analyze import (  # noqa: E402
     decide,
     extract_video,
 )
+from deepfake_detection.scoring.report_html import render_report  # noqa: E402
 from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
 
@@ -104,6 +105,13 @@ class ClipScorer:
     def score_unbatched(self, clips: np.ndarray) -> np.ndarray:
         return self._score(clips)
 
+    @bentoml.api
+    def explain(self, clips: np.ndarray) -> np.ndarray:
+        """Tubelet relevance (N, t, h, w) in [0, 1]: attention rollout, only for `/detect?explain=true`."""
+        if self.detector is None:
+            raise bentoml.exceptions.ServiceUnavailable("model is still loading")
+        return self.detector.explain(clips).astype(np.float32)
+
     def _score(self, clips: np.ndarray) -> np.ndarray:
         if self.detector is None:
             raise bentoml.exceptions.ServiceUnavailable("model is still loading")
@@ -125,7 +133,8 @@ class Rejection(Exception):
 )
 @bentoml.asgi_app(app, path="/")
 class DeepfakeDetection:
-    """POST /detect (multipart field `video`), GET / (the page), /livez, /readyz, /metrics."""
+    """POST /detect (multipart field `video`; `?explain=true` adds heatmaps), POST /report (an answer as a one-page
+    HTML report), GET / (the page), /model, /livez, /readyz, /metrics."""
 
     scorer = bentoml.depends(ClipScorer)
 
@@ -154,8 +163,17 @@ class DeepfakeDetection:
         return {**self.model, "threshold": self.threshold, "clip_params": self.clip_params.model_dump(),
                 "fast_path": self.fast_path}  # fmt: skip
 
+    @app.post("/report")
+    async def report(self, request: Request) -> HTMLResponse:
+        """The one-page HTML report of a `/detect` answer (the page's download; the CLI writes the same)."""
+        try:
+            answer = await request.json()
+            return HTMLResponse(render_report([answer]))
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"not a /detect answer: {exc}", "reason": "bad_report"}, 400)
+
     @app.post("/detect")
-    async def detect(self, request: Request) -> JSONResponse:
+    async def detect(self, request: Request, explain: bool = False) -> JSONResponse:
         request_id = uuid.uuid4().hex
         started = time.monotonic()
         path = self.upload_dir / f"upload-{request_id}.video"  # never the client's file name
@@ -165,7 +183,13 @@ class DeepfakeDetection:
             t0 = time.monotonic()
             scores = await self._score(extracted.clips)
             extracted.timings["model_s"] = time.monotonic() - t0
-            verdict = decide(extracted, scores, self.threshold)
+            relevance = None
+            if explain and extracted.clips:
+                t0 = time.monotonic()
+                pixels = np.stack([c.pixels for c in extracted.clips])
+                relevance = np.asarray(await self.scorer.to_async.explain(pixels))
+                extracted.timings["explain_s"] = time.monotonic() - t0
+            verdict = decide(extracted, scores, self.threshold, relevance)
             answer = {"request_id": request_id, **verdict.as_dict(thumbnails=True), "model": self.model}
             answer["video"].pop("path", None)
             row = {"request_id": request_id, "model_name": self.model["name"], "model_version": self.model["version"],

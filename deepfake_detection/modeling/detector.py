@@ -47,6 +47,13 @@ class Detector:
         """p(fake) through the torch fp32 model, whatever the fast path."""
         return predict_proba(self.model, self.preprocessing, clips, batch_size)
 
+    def explain(self, clips: np.ndarray, batch_size: int = 4) -> np.ndarray:
+        """Tubelet relevance (N, T / 2, H / 16, W / 16 for VideoMAE-B) in [0, 1] per clip: attention rollout
+        through the torch model (`modeling.explain`), whatever backend scores. An approximation, on request."""
+        from deepfake_detection.modeling.explain import tubelet_relevance
+
+        return tubelet_relevance(self.model, self.preprocessing, clips, batch_size)
+
     def save(self, folder: str | Path, card: str | None = None) -> Path:
         folder = save_model(self.model, self.processor, folder)
         (folder / DETECTOR_FILE).write_text(json.dumps({"threshold": self.threshold, "info": self.info}, indent=1))

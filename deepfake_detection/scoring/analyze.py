@@ -43,6 +43,8 @@ class ClipScorer(Protocol):
 
     def score(self, clips: np.ndarray) -> np.ndarray: ...
 
+    def explain(self, clips: np.ndarray) -> np.ndarray: ...
+
 
 @dataclass
 class FaceResult:
@@ -50,6 +52,8 @@ class FaceResult:
     p_fake: float
     face_size: float  # median face box side in pixels over its clips
     timeline: list[dict]  # one entry per clip: start_s, end_s, p_fake, crop box in the clip's middle frame
+    # (x0, y0, x1, y1 in upright frame pixels), `boxes` per frame ([t_s, x0, y0, x1, y1]), and with explanation
+    # `heatmap_png` (base64) and `heatmap` (h x w)
     thumbnail: np.ndarray | None = None  # the face crop of the middle frame of its first clip, uint8
 
 
@@ -169,10 +173,19 @@ def extract_video(
     return ExtractedVideo(info, clips, reasons, timings, features)
 
 
-def decide(extracted: ExtractedVideo, scores: np.ndarray, threshold: float) -> VideoVerdict:
-    """The verdict from the clip scores: mean over a face's clips, max over faces; no face: inconclusive."""
+def decide(
+    extracted: ExtractedVideo, scores: np.ndarray, threshold: float, relevance: np.ndarray | None = None
+) -> VideoVerdict:
+    """The verdict from the clip scores: mean over a face's clips, max over faces; no face: inconclusive.
+
+    `relevance`: the clips' tubelet relevance (N, t, h, w) from `Detector.explain`, when asked for: each
+    timeline entry then carries the time-averaged map (h x w, 2 decimals) and it drawn over the clip's middle
+    face crop as a 112 px PNG (`modeling.explain.heatmap_png`).
+    """
     clips, info = extracted.clips, extracted.info
     timings = dict(extracted.timings)
+    if relevance is not None and len(relevance) != len(clips):
+        raise ValueError(f"{len(relevance)} relevance maps for {len(clips)} clips")
     if not clips:
         reasons = extracted.reasons or ["no face"]
         return VideoVerdict("inconclusive", None, threshold, [], info.as_dict(), reasons, timings, info)
@@ -181,25 +194,41 @@ def decide(extracted: ExtractedVideo, scores: np.ndarray, threshold: float) -> V
     faces = []
     for face_index in sorted({c.face_index for c in clips}):
         own = [(c, float(s)) for c, s in zip(clips, scores, strict=True) if c.face_index == face_index]
+        maps = None if relevance is None else [m for c, m in zip(clips, relevance, strict=True)
+                                               if c.face_index == face_index]  # fmt: skip
         faces.append(
             FaceResult(
                 face_index=face_index,
                 p_fake=float(np.mean([s for _, s in own])),
                 face_size=float(np.median([c.face_size for c, _ in own])),
-                timeline=[
-                    {
-                        "start_s": c.start_s,
-                        "end_s": c.end_s,
-                        "p_fake": s,
-                        "box": list(c.crop_boxes[len(c.crop_boxes) // 2]),
-                    }
-                    for c, s in own
-                ],
+                timeline=[_timeline_entry(c, s, maps[i] if maps is not None else None) for i, (c, s) in enumerate(own)],
                 thumbnail=own[0][0].pixels[len(own[0][0].pixels) // 2],
             )
         )
     verdict = "fake" if p_video >= threshold else "real"
     return VideoVerdict(verdict, p_video, threshold, faces, info.as_dict(), extracted.reasons, timings, info)
+
+
+def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> dict:
+    middle = len(clip.crop_boxes) // 2
+    step = (clip.end_s - clip.start_s) / max(clip.frame_indices[-1] - clip.frame_indices[0], 1)
+    entry = {
+        "start_s": clip.start_s,
+        "end_s": clip.end_s,
+        "p_fake": p_fake,
+        "box": list(clip.crop_boxes[middle]),
+        # every frame's crop box with its time, so a player can draw the box in sync with the video
+        "boxes": [[round(clip.start_s + (i - clip.frame_indices[0]) * step, 4), *map(int, box)]
+                  for i, box in zip(clip.frame_indices, clip.crop_boxes, strict=True)],
+    }  # fmt: skip
+    if relevance is not None:
+        from deepfake_detection.modeling.explain import heatmap_png
+
+        heat = relevance.mean(axis=0)
+        heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
+        entry["heatmap"] = np.round(heat, 2).tolist()
+        entry["heatmap_png"] = heatmap_png(clip.pixels[len(clip.pixels) // 2], heat)
+    return entry
 
 
 def analyze_video(
@@ -208,11 +237,21 @@ def analyze_video(
     params: ClipParams,
     limits: VideoLimits | None = None,
     face_detector: FaceDetector | None = None,
+    explain: bool = False,
 ) -> VideoVerdict:
-    """Extract, score and decide in this process (batch scoring, notebooks, tests)."""
+    """Extract, score and decide in this process (batch scoring, the command line, notebooks, tests).
+
+    `explain`: also compute each clip's heatmap (`Detector.explain`; one more forward pass per clip).
+    """
     extracted = extract_video(path, params, limits, face_detector)
     t0 = time.monotonic()
     clips = extracted.clips
-    scores = np.asarray(scorer.score(np.stack([c.pixels for c in clips]))) if clips else np.zeros(0)
+    pixels = np.stack([c.pixels for c in clips]) if clips else None
+    scores = np.asarray(scorer.score(pixels)) if clips else np.zeros(0)
     extracted.timings["model_s"] = time.monotonic() - t0
-    return decide(extracted, scores, scorer.threshold)
+    relevance = None
+    if explain and clips:
+        t0 = time.monotonic()
+        relevance = np.asarray(scorer.explain(pixels))
+        extracted.timings["explain_s"] = time.monotonic() - t0
+    return decide(extracted, scores, scorer.threshold, relevance)

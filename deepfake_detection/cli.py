@@ -1,0 +1,250 @@
+"""`deepfake-detect`: score videos and folders in this process, import foreign checkpoints, start the tools.
+
+    deepfake-detect VIDEO_OR_FOLDER... [--model production|version:N|TAG|FOLDER] [--json F] [--html F]
+    deepfake-detect import PATH_OR_HUB_ID [--fake-index N] [--config configs/demo_training.yaml]
+    deepfake-detect serve | monitor | dashboard
+
+Scoring runs the service's own path (`scoring.analyze`: probe, faces, persons, clips, the model, the same
+decision) with the service's settings (`configs/serving.yaml`: clips per video, face finding, limits), so a
+file gets the answer `/detect` gives it. A file that cannot be analysed is a row with its error; the exit
+status is non-zero only for usage errors (a missing path, an unknown model). State is the checkout's:
+`.cache/zenml` and `.cache/bentoml` unless ZENML_CONFIG_PATH / BENTOML_HOME say otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COMMANDS = ("score", "import", "serve", "monitor", "dashboard")
+USAGE_ERROR = 2
+
+
+def _project_env() -> None:
+    """The offline variables and the checkout's stores, as the Makefile sets them (callers' values win)."""
+    from deepfake_detection.offline import apply_offline_env
+
+    apply_offline_env()
+    os.environ.setdefault("ZENML_CONFIG_PATH", str(REPO / ".cache" / "zenml"))
+    os.environ.setdefault("BENTOML_HOME", str(REPO / ".cache" / "bentoml"))
+
+
+def _score_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deepfake-detect", description="Score videos with the deepfake detector.")
+    p.add_argument("paths", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files and folders (searched recursively)")
+    p.add_argument(
+        "--model",
+        default="production",
+        help="production (the registry's, default), version:N, a BentoML tag, or a model folder",
+    )
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the answers as JSON (a list, one per file)")
+    p.add_argument("--html", type=Path, metavar="FILE", help="write a one-page HTML report")
+    p.add_argument("--explain", action="store_true", help="add per-clip heatmaps (attention rollout; slower)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "torch"),
+        default="auto",
+        help="auto: the model's checked OpenVINO fast path when it has one",
+    )
+    p.add_argument("--settings", type=Path, help="service settings YAML (default configs/serving.yaml)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def collect_videos(paths: Sequence[str]) -> list[Path]:
+    """Files as given, folders expanded to their videos (by suffix, sorted). Raises FileNotFoundError."""
+    from deepfake_detection.scoring.batch import list_videos
+
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(Path(p) for p in list_videos(str(path)))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise FileNotFoundError(f"{raw}: no such file or folder")
+    return out
+
+
+def score_files(
+    videos: Sequence[Path],
+    model: str = "production",
+    backend: str = "auto",
+    settings_file: Path | None = None,
+    explain: bool = False,
+    progress=None,
+) -> list[dict]:
+    """One `/detect`-shaped answer per file (`file` added; an unreadable file gets `error` and `reason`).
+
+    Raises LookupError when `model` names nothing.
+    """
+    from deepfake_detection.config import ClipParams
+    from deepfake_detection.modeling.detector import Detector
+    from deepfake_detection.registry import describe_served_model, resolve_model_folder
+    from deepfake_detection.scoring.analyze import analyze_video, classify_error
+    from deepfake_detection.service_settings import ServiceSettings
+
+    settings = ServiceSettings.load(settings_file)
+    folder, provenance = resolve_model_folder(model)
+    detector = Detector.load(folder, backend)
+    geometry = detector.info.get("clip_geometry", detector.info.get("clip_params")) or {}
+    params = ClipParams.for_model(geometry, settings.clips_per_video, settings.faces)
+    described = describe_served_model(
+        provenance.get("model", folder),
+        {"stage": provenance.get("source", "folder"), "zenml_model_version": provenance.get("version", "unknown")},
+        detector.info,
+    )
+    described["backend"] = detector.backend
+    answers = []
+    for i, video in enumerate(videos):
+        try:
+            verdict = analyze_video(video, detector, params, settings.limits, explain=explain)
+            answer = {"file": str(video), **verdict.as_dict(thumbnails=True), "model": described}
+            answer["video"].pop("path", None)
+        except Exception as exc:  # a bad file is a row, never a failed run; a bug is still a row but says so
+            status = classify_error(exc)
+            answer = {
+                "file": str(video),
+                "error": str(exc),
+                "model": described,
+                "reason": status[1] if status else f"error: {type(exc).__name__}",
+            }
+        answers.append(answer)
+        if progress:
+            progress(i + 1, len(videos), str(video))
+    return answers
+
+
+def table(answers: Sequence[dict]) -> str:
+    """The printed table: file, verdict, p_fake, persons, inconclusive reasons or error."""
+    from tabulate import tabulate
+
+    rows = []
+    for a in answers:
+        if "error" in a:
+            rows.append([a["file"], "error", "", "", f"{a['reason']}: {a['error']}"[:100]])
+        else:
+            p = "" if a["p_fake"] is None else f"{a['p_fake']:.3f}"
+            rows.append([a["file"], a["verdict"], p, len(a["faces"]), ", ".join(a["reasons"])])
+    return tabulate(rows, headers=["file", "verdict", "p_fake", "persons", "reasons / error"])
+
+
+def _stderr_progress(done: int, total: int, item: str) -> None:
+    print(f"\r[{done}/{total}] {Path(item).name[:60]:<60}", end="\n" if done == total else "", file=sys.stderr)
+
+
+def score_main(argv: Sequence[str]) -> int:
+    args = _score_parser().parse_args(argv)
+    try:
+        videos = collect_videos(args.paths)
+    except FileNotFoundError as exc:
+        print(f"deepfake-detect: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    if not videos:
+        print("deepfake-detect: no videos found", file=sys.stderr)
+        return USAGE_ERROR
+    _project_env()
+    try:
+        answers = score_files(
+            videos, args.model, args.backend, args.settings, args.explain, None if args.quiet else _stderr_progress
+        )
+    except LookupError as exc:
+        print(f"deepfake-detect: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    warning = answers[0]["model"].get("warning")
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(table(answers))
+    if args.json:
+        args.json.write_text(json.dumps(answers, indent=1))
+    if args.html:
+        from deepfake_detection.scoring.report_html import render_report
+
+        args.html.write_text(render_report(answers))
+    return 0
+
+
+def import_main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="deepfake-detect import",
+        description="Register a VideoMAE checkpoint as a new version of deepfake-videomae: "
+        "evaluated on the test split of the latest clip dataset, promoted only if the gate "
+        "agrees. A real/fake head is used as is (label order read from id2label); any "
+        "other head (e.g. Kinetics-400) is fine-tuned by the training pipeline.",
+    )
+    p.add_argument(
+        "source", metavar="PATH_OR_HUB_ID", help="a Hugging Face model folder, or a hub id in the local cache"
+    )
+    p.add_argument("--fake-index", type=int, choices=(0, 1), help="the fake output when id2label does not say")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=REPO / "configs" / "demo_training.yaml",
+        help="training config: promotion gate, and the fine-tuning recipe for a non real/fake head",
+    )
+    args = p.parse_args(argv)
+    _project_env()
+    from deepfake_detection.modeling.import_checkpoint import CheckpointError, run_import
+
+    try:
+        outcome = run_import(args.source, args.config, args.fake_index)
+    except CheckpointError as exc:
+        print(f"deepfake-detect import: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    print(outcome)
+    return 0
+
+
+def _run_tool(command: list[str]) -> int:
+    _project_env()
+    os.environ.setdefault("PYTHONPATH", str(REPO))
+    return subprocess.call(command, cwd=REPO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else "score"
+    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    bin_dir = Path(sys.executable).parent
+    if command == "score":
+        return score_main(rest)
+    if command == "import":
+        return import_main(rest)
+    if command == "serve":  # the BentoML service on 127.0.0.1:3000, as `make serve`
+        return _run_tool([str(bin_dir / "bentoml"), "serve", "serving.service:DeepfakeDetection", *rest])
+    if command == "monitor":  # drift of the logged requests, as `make monitor`
+        return _run_tool(
+            [
+                str(bin_dir / "zenml"),
+                "pipeline",
+                "run",
+                "pipelines.monitoring_pipeline.monitoring_pipeline",
+                "-c",
+                "configs/monitoring.yaml",
+                *rest,
+            ]
+        )
+    return _run_tool(
+        [
+            str(bin_dir / "evidently"),
+            "ui",
+            "--workspace",
+            ".cache/evidently",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "8000",
+            *rest,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

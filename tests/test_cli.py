@@ -1,0 +1,283 @@
+"""`deepfake-detect`: files and folders scored in process as the service scores them; foreign checkpoints imported
+through the registry; heatmaps (attention rollout) on request."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import torch
+import video_factory as vf
+import yaml
+
+from deepfake_detection.config import ClipParams
+from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.explain import rollout, tubelet_relevance
+from deepfake_detection.modeling.import_checkpoint import CheckpointError, fake_index
+from deepfake_detection.modeling.model import ModelParams, build_model
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, faces=vf.PHONE_FACES)
+
+
+def tiny_detector(threshold: float = 0.5) -> Detector:
+    model, processor = build_model(ModelParams(scratch=TINY), num_frames=16, image_size=64)
+    info = {
+        "trained_on": "nothing (untrained test model, NOT FaceForensics++)",
+        "clip_geometry": CLIP_PARAMS.geometry().model_dump(),
+    }
+    return Detector(model.eval(), processor, threshold, info)
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deepfake_detection.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=900,
+    )
+
+
+# --- explanation -------------------------------------------------------------------------------------------------
+
+
+def test_rollout_follows_where_attention_flows():
+    n = 6
+    to_token_4 = torch.zeros(1, 2, n, n)
+    to_token_4[..., 4] = 1.0  # every token attends only to token 4, in both heads and both layers
+    relevance = rollout([to_token_4, to_token_4])
+    assert relevance.shape == (1, n) and relevance.sum().item() == pytest.approx(1.0)
+    assert relevance.argmax().item() == 4 and relevance[0, 4] > 0.7
+    uniform = torch.full((1, 2, n, n), 1 / n)
+    assert torch.allclose(rollout([uniform, uniform]), torch.full((1, n), 1 / n))
+    with pytest.raises(ValueError):
+        rollout([])
+
+
+def test_heatmaps_have_the_tubelet_grid_and_leave_the_model_as_it_was():
+    detector = tiny_detector()
+    clips = np.random.default_rng(0).integers(0, 255, (3, 16, 64, 64, 3), dtype=np.uint8)
+    before = detector.score(clips)
+    relevance = detector.explain(clips)
+    assert relevance.shape == (3, 8, 4, 4) and relevance.dtype == np.float32  # 16 frames / 2, 64 px / 16
+    assert relevance.min() >= 0 and relevance.max() == pytest.approx(1.0)
+    assert detector.model.config._attn_implementation == "sdpa"  # eager only while explaining
+    assert np.allclose(detector.score(clips), before)
+    assert np.allclose(tubelet_relevance(detector.model, detector.preprocessing, clips), relevance)
+
+
+# --- the label order of a foreign head -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("id2label", "override", "expected"),
+    [
+        ({0: "FAKE", 1: "REAL"}, None, 0),
+        ({"0": "real", "1": "fake"}, None, 1),
+        ({0: "Original", 1: "Manipulated"}, None, 1),
+        ({0: "LABEL_0", 1: "LABEL_1"}, 1, 1),
+        ({i: f"action {i}" for i in range(400)}, None, None),
+    ],
+)
+def test_the_fake_output_is_read_from_id2label(id2label, override, expected):
+    assert fake_index(id2label, override) == expected
+
+
+def test_an_unlabelled_two_output_head_is_refused():
+    with pytest.raises(CheckpointError, match="--fake-index"):
+        fake_index({0: "LABEL_0", 1: "LABEL_1"})
+
+
+# --- scoring files and folders -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scoring_setup(carphone, small_demo, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    detector = tiny_detector()
+    model_dir = detector.save(root / "model")
+    videos = root / "videos"
+    (videos / "nested").mkdir(parents=True)
+    vf.write_video(videos / "carphone.mp4", vf.carphone_frames(carphone))
+    fake = next(small_demo.glob("manipulated_sequences/*/c23/videos/*.mp4"))
+    (videos / "nested" / "demo_fake.mp4").write_bytes(fake.read_bytes())
+    (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + b"not really a video" * 50)
+    settings = root / "serving.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "clips_per_video": 3,
+                "faces": vf.PHONE_FACES.model_dump(),
+                "request_log_dir": str(root / "log"),
+                "upload_dir": str(root / "up"),
+            }
+        )
+    )
+    return root, detector, model_dir, videos, settings
+
+
+@pytest.mark.slow
+def test_a_folder_with_a_bad_file_gives_a_row_each_and_reports(scoring_setup):
+    root, _, model_dir, videos, settings = scoring_setup
+    out_json, out_html = root / "answers.json", root / "report.html"
+    proc = run_cli(
+        str(videos),
+        "--model",
+        str(model_dir),
+        "--settings",
+        str(settings),
+        "--json",
+        str(out_json),
+        "--html",
+        str(out_html),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = {Path(a["file"]).name: a for a in json.loads(out_json.read_text())}
+    assert set(answers) == {"broken.mp4", "carphone.mp4", "demo_fake.mp4"}
+    assert answers["broken.mp4"]["reason"] == "unreadable" and answers["broken.mp4"]["error"]
+    for name in ("carphone.mp4", "demo_fake.mp4"):
+        a = answers[name]
+        assert a["verdict"] in ("real", "fake") and len(a["faces"]) >= 1 and "heatmap_png" not in json.dumps(a)
+        assert "not a deepfake detector" in a["model"]["warning"]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:5] == ["file", "verdict", "p_fake", "persons", "reasons"]
+    assert any("broken.mp4" in line and "error" in line for line in lines)
+    assert "[3/3]" in proc.stderr and "WARNING: trained on synthetic demo data" in proc.stderr
+    html = out_html.read_text()
+    assert html.count("<section>") == 3 and "broken.mp4" in html and "<svg" in html and "<script" not in html
+
+
+def test_usage_errors_exit_non_zero(tmp_path):
+    assert run_cli(str(tmp_path / "missing.mp4")).returncode == 2
+    assert run_cli(str(tmp_path)).returncode == 2  # an empty folder: nothing to score
+    assert run_cli("--help").returncode == 0
+
+
+@pytest.mark.slow
+def test_answers_equal_the_service_and_explain_adds_heatmaps(scoring_setup, tmp_path):
+    """The same file and settings: the service's /detect and the command line give the same numbers."""
+    from deepfake_detection.registry import export_to_bentoml
+    from serving.local_server import bentoml_server
+
+    _, detector, model_dir, videos, settings = scoring_setup
+    tag = export_to_bentoml(
+        detector,
+        "cli parity model",
+        {"stage": "production", "zenml_model_version": "3"},
+        name="deepfake-videomae-cli-test",
+    )
+    video = videos / "carphone.mp4"
+    proc = run_cli(
+        str(video),
+        "--model",
+        str(model_dir),
+        "--settings",
+        str(settings),
+        "--json",
+        str(tmp_path / "a.json"),
+        "--explain",
+        "--quiet",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (cli,) = json.loads((tmp_path / "a.json").read_text())
+    server_settings = {**yaml.safe_load(settings.read_text()), "model_tag": tag}
+    with bentoml_server(server_settings, tmp_path) as server, video.open("rb") as f:
+        api = requests.post(f"{server.url}/detect", files={"video": ("v.mp4", f, "video/mp4")}, timeout=300).json()
+    assert cli["verdict"] == api["verdict"] and cli["p_fake"] == pytest.approx(api["p_fake"], abs=1e-5)
+    assert len(cli["faces"]) == len(api["faces"])
+    for mine, theirs in zip(cli["faces"], api["faces"], strict=True):
+        assert [s["p_fake"] for s in mine["timeline"]] == pytest.approx(
+            [s["p_fake"] for s in theirs["timeline"]], abs=1e-5
+        )
+        assert [s["boxes"] for s in mine["timeline"]] == [s["boxes"] for s in theirs["timeline"]]
+        assert all(len(s["heatmap"]) == 4 and s["heatmap_png"] for s in mine["timeline"])  # 64 px / 16
+    assert cli["timings"]["explain_s"] > 0 and "explain_s" not in api["timings"]
+
+
+# --- bring your own weights ----------------------------------------------------------------------------------------
+
+
+def write_hub_checkpoint(cache: Path, repo_id: str, id2label: dict) -> Path:
+    """A VideoMAE in the Hugging Face hub cache layout (models--org--name/snapshots/<commit>, refs/main)."""
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+
+    from deepfake_detection.modeling.model import IMAGENET_MEAN, IMAGENET_STD, _processor_class
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    config = VideoMAEConfig(
+        num_frames=16,
+        image_size=64,
+        num_labels=len(id2label),
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+        **TINY,
+    )
+    torch.manual_seed(0)
+    VideoMAEForVideoClassification(config).save_pretrained(snapshot)
+    _processor_class()(
+        image_mean=list(IMAGENET_MEAN),
+        image_std=list(IMAGENET_STD),
+        size={"shortest_edge": 64},
+        crop_size={"height": 64, "width": 64},
+    ).save_pretrained(snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+@pytest.mark.slow
+def test_import_a_hub_checkpoint_with_fake_first(tmp_path, repo_root):
+    """A checkpoint whose output 0 is FAKE, from a temporary HF cache by hub id: registered as a new version,
+    evaluated on the latest clip dataset's test split, staged or promoted by the gate, its p(fake) unchanged."""
+    from synthetic_clips import make_clip_dataset
+    from transformers import VideoMAEForVideoClassification
+    from zenml import save_artifact
+    from zenml.client import Client
+
+    from deepfake_detection.modeling.model import Preprocessing
+    from steps.materializers import ClipDatasetMaterializer
+
+    dataset = make_clip_dataset(tmp_path / "clips", n_per_class=12, size=64, shift=40, light=0.0)
+    save_artifact(dataset, name="clip_dataset", materializer=ClipDatasetMaterializer)
+    snapshot = write_hub_checkpoint(tmp_path / "hub", "test-org/tiny-videomae-df", {0: "FAKE", 1: "REAL"})
+    config = tmp_path / "import.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"parameters": {"config": {"fast_path": {"precision": "none"}, "report_dir": str(tmp_path / "reports")}}}
+        )
+    )
+    env = {
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "PYTHONPATH": str(repo_root),
+    }
+    proc = run_cli("import", "test-org/tiny-videomae-df", "--config", str(config), env=env, cwd=repo_root)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "imported test-org/tiny-videomae-df (fake = output 0 of its head)" in proc.stdout
+
+    version = Client().get_model_version("deepfake-videomae")
+    decision = version.run_metadata["promotion"]
+    assert version.stage == ("production" if decision["promoted"] else "staging") and decision["reasons"]
+    assert version.run_metadata["training"]["imported_fake_index"] == 0
+    assert 0 <= version.run_metadata["test_clip"]["auc"] <= 1
+    imported = version.get_artifact("detector").load()
+    original = VideoMAEForVideoClassification.from_pretrained(snapshot).eval()
+    clips = np.stack([dataset.load_clip(p) for p in dataset.table.clip_path[:4]])
+    with torch.no_grad():
+        logits = original(pixel_values=Preprocessing.from_processor(imported.processor)(clips)).logits
+    assert np.allclose(imported.score(clips), torch.softmax(logits, -1)[:, 0].numpy(), atol=1e-5)
+    assert imported.model.config.id2label == {0: "real", 1: "fake"}
+
+    unlabelled = write_hub_checkpoint(tmp_path / "hub", "test-org/unlabelled", {0: "LABEL_0", 1: "LABEL_1"})
+    proc = run_cli("import", str(unlabelled), "--config", str(config), env=env, cwd=repo_root)
+    assert proc.returncode == 2 and "--fake-index" in proc.stderr
