@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 import video_factory as vf
-from browser import ARTIFACTS, CHROMIUM, chromium_page
+from browser import ARGS, ARTIFACTS, CHROMIUM, chromium_page
 from hard_inputs import EXPECTED, HARD
 from PIL import Image
 
@@ -319,22 +320,215 @@ def test_load_16_clients_64_requests(server, folders, carphone, good_video):
           f"429 retries {sum(r for *_, r in results)}")  # fmt: skip
 
 
+def test_detect_explain_adds_heatmaps_to_every_clip(server, good_video):
+    with good_video.open("rb") as f:
+        resp = requests.post(f"{server.url}/detect?explain=true", files={"video": ("clip.mp4", f)}, timeout=120)
+    assert resp.status_code == 200, resp.text
+    r = resp.json()
+    assert r["timings"]["explain_s"] >= 0
+    (face,) = r["faces"]
+    for seg in face["timeline"]:
+        heat = Image.open(io.BytesIO(base64.b64decode(seg["heatmap_png"])))
+        assert heat.format == "PNG" and heat.size == (112, 112)
+        grid = np.asarray(seg["heatmap"], dtype=float)
+        assert grid.ndim == 2 and grid.size > 1 and 0 <= grid.min() <= grid.max() <= 1
+    plain = post(server, good_video).json()
+    assert "explain_s" not in plain["timings"]
+    assert not {"heatmap", "heatmap_png"} & {k for seg in plain["faces"][0]["timeline"] for k in seg}
+    assert plain["verdict"] == r["verdict"] and plain["p_fake"] == pytest.approx(r["p_fake"], abs=1e-6)
+    for seg in plain["faces"][0]["timeline"]:  # what the page draws over the video: a box per frame, in time
+        times = [b[0] for b in seg["boxes"]]
+        assert len(times) == 16 and times == sorted(times) and seg["start_s"] <= times[0] <= times[-1] <= seg["end_s"]
+        assert all(0 <= x0 < x1 <= 176 and 0 <= y0 < y1 <= 144 for _, x0, y0, x1, y1 in seg["boxes"])
+
+
+def test_report_renders_an_answer_and_rejects_anything_else(server, good_video):
+    answer = post(server, good_video).json()
+    resp = requests.post(f"{server.url}/report", json={**answer, "file": "carphone.mp4"}, timeout=30)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    page = resp.text
+    assert page.startswith("<!doctype html>") and answer["verdict"].upper() in page and "carphone.mp4" in page
+    assert f"{answer['p_fake']:.3f}" in page and answer["model"]["warning"] in page
+    for person in answer["faces"]:
+        assert f"person {person['face_index']}" in page and person["thumbnail_jpeg"] in page
+    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    for body in ({"not": "an answer"}, [1, 2], "text"):
+        bad = requests.post(f"{server.url}/report", json=body, timeout=30)
+        assert bad.status_code == 400 and bad.json()["reason"] == "bad_report", bad.text
+    bad = requests.post(f"{server.url}/report", data=b"{not json", timeout=30)
+    assert bad.status_code == 400 and bad.json()["reason"] == "bad_report"
+
+
+# records, in the page, every state the busy indicators pass through (a fast upload is over before a poll sees it)
+WATCH_BUSY = """() => {
+  const seen = window.seen = { busy: [], dropDisabled: [], progressShown: [], progress: [], status: [] };
+  const $ = (id) => document.getElementById(id);
+  new MutationObserver((records) => { for (const r of records) {
+    if (r.target.id === "result" && r.attributeName === "aria-busy") seen.busy.push(r.target.getAttribute("aria-busy"));
+    if (r.target.id === "drop") seen.dropDisabled.push(r.target.disabled);
+    if (r.target.id === "upload-progress" && r.attributeName === "hidden") seen.progressShown.push(!r.target.hidden);
+    if (r.target.id === "upload-progress" && r.attributeName === "value") seen.progress.push(r.target.value);
+    if (r.target.id === "status") for (const n of r.addedNodes) seen.status.push(n.textContent);
+  } }).observe(document.body, { subtree: true, childList: true, attributes: true,
+                                attributeFilter: ["aria-busy", "disabled", "hidden", "value"] });
+}"""
+# the overlay's pixel on the left edge of a box given in upright frame pixels, and one in the middle of the box
+OVERLAY_PIXELS = """([x0, y0, x1, y1, fw, fh]) => {
+  const v = document.getElementById("player"), o = document.getElementById("overlay");
+  const vw = v.clientWidth, vh = v.clientHeight, aspect = v.videoWidth / v.videoHeight, dpr = window.devicePixelRatio;
+  let cw = vw, ch = vw / aspect;
+  if (ch > vh) { ch = vh; cw = vh * aspect; }
+  const left = (vw - cw) / 2, top = (vh - ch) / 2, sx = cw / fw, sy = ch / fh;
+  const at = (x, y) => Array.from(o.getContext("2d").getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data);
+  return { edge: at(left + x0 * sx, top + (y0 + y1) / 2 * sy), inside: at(left + (x0 + x1) / 2 * sx,
+           top + (y0 + y1) / 2 * sy), corner: at(2, vh - 2), drawn: o.dataset.boxesDrawn, canvas: [o.width, o.height],
+           video: [vw, vh] };
+}"""
+SEEK = """(t) => new Promise((done) => {
+  const v = document.getElementById("player");
+  v.addEventListener("seeked", () => requestAnimationFrame(() => requestAnimationFrame(done)), { once: true });
+  v.currentTime = t;
+})"""
+PLAYER_READY = "document.getElementById('player').readyState >= 2 && !document.getElementById('player').seeking"
+COLOURS = {"fake": (176, 0, 32), "real": (27, 126, 46)}  # the page's box colours
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)")
 def test_page_in_headless_chromium(server, good_video):
-    """Choose a video on the page, wait for the verdict, read it back, keep a screenshot."""
+    """A person's way through the page: choose a video, watch the boxes, jump by the timeline, download, explain."""
+    errors: list[str] = []
     with chromium_page() as page:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("filechooser", lambda _: None)  # file choosers intercepted from the start (expect_* alone races)
         page.goto(server.url + "/")
-        page.wait_for_selector("#model-warning")  # the page says the model is not a detector
-        page.set_input_files("#file", str(good_video))
+        page.wait_for_selector("#model-warning[role=alert]")  # the page says the model is not a detector
+        # keyboard: the drop zone is a button that opens the file chooser; inputs are labelled
+        assert page.eval_on_selector("#drop", "e => e.tagName") == "BUTTON"
+        assert page.locator("label[for=file]").count() == 1 and "model focus" in page.inner_text("label:has(#explain)")
+        page.focus("#drop")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        page.evaluate(WATCH_BUSY)
+        with page.expect_response("**/detect") as detect:
+            chooser.value.set_files(str(good_video))
+        answer = detect.value.json()
         page.wait_for_selector("#verdict[data-verdict]", timeout=120_000)
-        verdict = page.inner_text("#verdict").lower()
-        summary = page.inner_text("#summary")
-        n_faces = page.locator(".face canvas").count()
-        thumbs_loaded = page.eval_on_selector_all(".face img", "els => els.every(e => e.naturalWidth === 112)")
+        seen = page.evaluate("window.seen")
+        assert seen["busy"][:2] == ["true", "false"] and seen["dropDisabled"][:2] == [True, False], seen
+        assert seen["progressShown"][:1] == [True] and page.locator("#upload-progress").is_hidden(), seen
+        assert seen["progress"][0] == 0 and 1 in seen["progress"], seen  # upload.onprogress fills the bar
+        assert any(
+            s.startswith(f"Uploading carphone.mp4 ({good_video.stat().st_size / 1e3:.0f} kB)") for s in seen["status"]
+        ), seen
+        assert page.get_attribute("#status", "role") == "status" and page.inner_text("#status").startswith("Done")
+        verdict, summary = page.inner_text("#verdict").lower(), page.inner_text("#summary")
+
+        # the video plays in the page
+        page.wait_for_function(PLAYER_READY, timeout=30_000)
+        player = page.evaluate(
+            "() => { const v = document.getElementById('player'); "
+            "return { src: v.src, duration: v.duration, w: v.videoWidth, h: v.videoHeight }; }"
+        )
+        assert player["src"].startswith("blob:") and player["duration"] == pytest.approx(1.92, abs=0.05)
+        assert (player["w"], player["h"]) == (176, 144)
+        page.evaluate("() => { const v = document.getElementById('player'); v.muted = true; return v.play(); }")
+        page.wait_for_function("document.getElementById('player').currentTime > 0.2", timeout=30_000)
+        page.evaluate("() => document.getElementById('player').pause()")
+
+        # the box of the frame on screen is drawn over the video, in the clip's colour
+        seg = answer["faces"][0]["timeline"][1]
+        t, *box = seg["boxes"][5]
+        page.evaluate(SEEK, t)
+        pixels = page.evaluate(OVERLAY_PIXELS, [*box, answer["video"]["width"], answer["video"]["height"]])
+        side = "fake" if seg["p_fake"] >= answer["threshold"] else "real"
+        assert pixels["drawn"] == "1" and pixels["canvas"] == pixels["video"] and pixels["video"][0] >= 400, pixels
+        assert pixels["edge"] == [*COLOURS[side], 255], pixels
+        assert pixels["inside"][3] == 0 and pixels["corner"][3] == 0, pixels  # the face itself is not covered
         page.screenshot(path=str(ARTIFACTS / "page_verdict.png"), full_page=True)
+
+        # a click on the last clip's bar plays from that clip; Enter on the first clip's button goes back
+        last = answer["faces"][0]["timeline"][-1]
+        timeline = page.locator(".face canvas.timeline")
+        frame = timeline.bounding_box()
+        plot_x = 28 + (560 - 56) * (last["start_s"] + last["end_s"]) / 2 / answer["video"]["duration_s"]
+        timeline.click(position={"x": plot_x * frame["width"] / 560, "y": frame["height"] * 0.6})
+        page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {last['start_s']}) < 1e-3")
+        clips = page.locator(".face .clips button")
+        assert clips.count() == len(answer["faces"][0]["timeline"]) == 3
+        assert "person 0, clip 1 of 3" in clips.nth(0).get_attribute("aria-label")
+        first = answer["faces"][0]["timeline"][0]
+        clips.nth(0).focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {first['start_s']}) < 1e-3")
+
+        # downloads: the JSON is the answer as received; the report is the service's HTML of it
+        with page.expect_download() as download:
+            page.click("#download-json")
+        assert json.loads(Path(download.value.path()).read_text()) == answer
+        assert download.value.suggested_filename == "carphone-deepfake.json"
+        with page.expect_download() as download:
+            page.click("#download-report")
+        report = Path(download.value.path()).read_text()
+        assert answer["verdict"].upper() in report and "carphone.mp4" in report and "person 0" in report
+
+        # model focus: one heatmap per clip, decoded, with its caveat
+        page.check("#explain")
+        with page.expect_response("**/detect?explain=true") as detect:
+            page.set_input_files("#file", str(good_video))
+        explained = detect.value.json()
+        page.wait_for_selector("img.heatmap", timeout=120_000)
+        page.wait_for_function(PLAYER_READY, timeout=30_000)
+        page.wait_for_function("[...document.querySelectorAll('img.heatmap')].every(i => i.complete && i.naturalWidth)")
+        heatmaps = page.eval_on_selector_all("img.heatmap", "els => els.map(e => [e.naturalWidth, e.alt])")
+        assert [w for w, _ in heatmaps] == [112] * len(explained["faces"][0]["timeline"])
+        assert "clip 0.00-0.64 s" in heatmaps[0][1] and all("model focus" in alt for _, alt in heatmaps)
+        assert "attention rollout: an approximation of where the model looked, not a proof" in page.inner_text("#faces")
+        page.wait_for_timeout(600)  # the player's loading spinner fades out
+        page.screenshot(path=str(ARTIFACTS / "page_explain.png"), full_page=True)
+
+        # no camera on this machine: a clear message, not a silent failure
+        page.click("#record")
+        page.wait_for_function("document.getElementById('camera-message').textContent.length > 0")
+        assert "camera" in page.inner_text("#camera-message").lower()
+        assert not errors, errors
     api = post(server, good_video).json()
-    assert verdict == api["verdict"] and f"{api['p_fake']:.3f}" in summary
-    assert n_faces == len(api["faces"]) == 1 and thumbs_loaded
+    assert verdict == api["verdict"] == answer["verdict"] and f"{api['p_fake']:.3f}" in summary
+    assert [s["boxes"] for s in api["faces"][0]["timeline"]] == [s["boxes"] for s in answer["faces"][0]["timeline"]]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)")
+def test_page_records_from_a_fake_camera(server):
+    """Chromium's fake camera (a test pattern, no face) recorded for 2 s and uploaded as recording.webm."""
+    from playwright.sync_api import sync_playwright
+
+    fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[*ARGS, *fake_camera])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.goto(server.url + "/")
+            page.wait_for_selector("#model-warning")
+            page.click("#record")
+            page.wait_for_selector("#stop:enabled")
+            page.wait_for_timeout(2000)
+            page.evaluate(WATCH_BUSY)
+            with page.expect_response("**/detect") as detect:
+                page.click("#stop")
+            status, answer = detect.value.status, detect.value.json()
+            page.wait_for_selector("#verdict[data-verdict]", timeout=60_000)
+            page.wait_for_function(
+                f"Number.isFinite(document.getElementById('player').duration) && {PLAYER_READY}", timeout=30_000
+            )
+            page.wait_for_timeout(600)  # the player's loading spinner fades out
+            page.screenshot(path=str(ARTIFACTS / "page_camera.png"), full_page=True)
+            shown = page.inner_text("#verdict").lower(), page.inner_text("#reasons")
+            uploaded = page.evaluate("window.seen.status")
+        finally:
+            browser.close()
+    assert any(s.startswith("Uploading recording.webm") for s in uploaded) and status == 200
+    assert answer["video"]["container"] == "matroska,webm" and answer["video"]["duration_s"] > 1.0
+    assert (answer["verdict"], answer["reasons"], answer["faces"]) == ("inconclusive", ["no face"], [])  # no face
+    assert shown == ("inconclusive", "Reasons: no face")
 
 
 @pytest.fixture(scope="module")

@@ -211,7 +211,8 @@ def decide(
 
 def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> dict:
     middle = len(clip.crop_boxes) // 2
-    step = (clip.end_s - clip.start_s) / max(clip.frame_indices[-1] - clip.frame_indices[0], 1)
+    # end_s is when the last frame stops showing: frames are (end_s - start_s) / (last - first + 1) apart
+    step = (clip.end_s - clip.start_s) / (clip.frame_indices[-1] - clip.frame_indices[0] + 1)
     entry = {
         "start_s": clip.start_s,
         "end_s": clip.end_s,
