@@ -17,7 +17,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo data train serve score fast-path bench bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
+.PHONY: install demo data train serve bento score fast-path bench bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
 
 install: $(STAMP)
 
@@ -64,6 +64,11 @@ serve: $(STAMP)
 # Where an answer's time goes: matmul peak, decode, faces, the model per path, the service end to end (numbers).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# A Bento of the service with the model `make demo` exported and pinned dependencies; prints its tag
+# (`bentoml serve TAG`, `bentoml containerize TAG`).
+bento: $(STAMP)
+	$(BIN)/python scripts/build_bento.py
 
 # Batch scoring on Ray with the production model: one Parquet row per video (VIDEOS: a folder or a list file).
 VIDEOS ?= .cache/demo_ffpp

@@ -31,16 +31,34 @@ class Server:
 
 
 @contextmanager
-def bentoml_server(settings: dict, folder: Path, startup_timeout_s: float = 180):
-    """Yield a running service (URL, process id, log); stop it afterwards and show its log if it never got ready."""
+def bentoml_server(
+    settings: dict,
+    folder: Path,
+    startup_timeout_s: float = 180,
+    bento: str | None = None,
+    bentoml_home: Path | None = None,
+):
+    """Yield a running service (URL, process id, log); stop it afterwards and show its log if it never got ready.
+
+    `bento`: serve that built Bento (a tag) instead of the repository, from an empty folder (`folder/cwd`) and
+    without the repository on PYTHONPATH, so the code served is the Bento's own. `bentoml_home`: the BentoML home
+    (model and Bento store) to serve from; the environment's when None.
+    """
     config = folder / "serving.yaml"
     config.write_text(yaml.safe_dump(settings))
     port = free_port()
     log_path = folder / "server.log"
     env = {**os.environ, "DEEPFAKE_SERVING_CONFIG": str(config), "PYTHONPATH": str(REPO)}
-    cmd = [str(Path(sys.executable).parent / "bentoml"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if bentoml_home is not None:
+        env["BENTOML_HOME"] = str(bentoml_home)
+    cwd = REPO
+    if bento is not None:
+        del env["PYTHONPATH"]
+        (cwd := folder / "cwd").mkdir()
+    target = [bento] if bento else []  # no target: the repository (bentofile.yaml in cwd)
+    cmd = [str(Path(sys.executable).parent / "bentoml"), "serve", *target, "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout_s
