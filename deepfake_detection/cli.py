@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,10 +34,18 @@ def _project_env() -> None:
     apply_offline_env()
     os.environ.setdefault("ZENML_CONFIG_PATH", str(REPO / ".cache" / "zenml"))
     os.environ.setdefault("BENTOML_HOME", str(REPO / ".cache" / "bentoml"))
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading bars between the table's rows
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _score_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deepfake-detect", description="Score videos with the deepfake detector.")
+    p = argparse.ArgumentParser(
+        prog="deepfake-detect",
+        description="Score videos with the deepfake detector, in this process, as the service would.",
+        epilog="other commands: `deepfake-detect import PATH_OR_HUB_ID` (register a VideoMAE checkpoint; see "
+        "`deepfake-detect import --help`), `deepfake-detect serve` (the BentoML service on 127.0.0.1:3000), "
+        "`deepfake-detect monitor` (drift of the logged requests), `deepfake-detect dashboard` (Evidently UI).",
+    )
     p.add_argument("paths", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files and folders (searched recursively)")
     p.add_argument(
         "--model",
@@ -73,49 +82,57 @@ def collect_videos(paths: Sequence[str]) -> list[Path]:
     return out
 
 
-def score_files(
-    videos: Sequence[Path],
-    model: str = "production",
-    backend: str = "auto",
-    settings_file: Path | None = None,
-    explain: bool = False,
-    progress=None,
-) -> list[dict]:
-    """One `/detect`-shaped answer per file (`file` added; an unreadable file gets `error` and `reason`).
+@dataclass
+class Scorer:
+    """The detector, the clip parameters and the settings a scoring run uses, and how answers describe the model."""
 
-    Raises LookupError when `model` names nothing.
+    detector: object
+    params: object
+    settings: object
+    model: dict
+
+
+def load_scorer(model: str = "production", backend: str = "auto", settings_file: Path | None = None) -> Scorer:
+    """The model named by `model` (production, version:N, a BentoML tag or a folder) with the service's settings.
+
+    Raises LookupError when `model` names nothing usable.
     """
     from deepfake_detection.config import ClipParams
     from deepfake_detection.modeling.detector import Detector
     from deepfake_detection.registry import describe_served_model, resolve_model_folder
-    from deepfake_detection.scoring.analyze import analyze_video, classify_error
     from deepfake_detection.service_settings import ServiceSettings
 
     settings = ServiceSettings.load(settings_file)
     folder, provenance = resolve_model_folder(model)
-    detector = Detector.load(folder, backend)
-    geometry = detector.info.get("clip_geometry", detector.info.get("clip_params")) or {}
+    try:
+        detector = Detector.load(folder, backend)
+    except (OSError, ValueError, KeyError) as exc:
+        raise LookupError(f"{model}: cannot load a detector from {folder} ({exc})") from exc
+    info = detector.info
+    geometry = info.get("clip_geometry", info.get("clip_params")) or {}
     params = ClipParams.for_model(geometry, settings.clips_per_video, settings.faces)
-    described = describe_served_model(
-        provenance.get("model", folder),
-        {"stage": provenance.get("source", "folder"), "zenml_model_version": provenance.get("version", "unknown")},
-        detector.info,
-    )
+    labels = {"stage": provenance.get("stage") or info.get("stage", "unknown"),
+              "zenml_model_version": provenance.get("version") or info.get("model_version", "unknown")}  # fmt: skip
+    described = describe_served_model(provenance.get("model", folder), labels, info)
     described["backend"] = detector.backend
+    return Scorer(detector, params, settings, described)
+
+
+def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, progress=None) -> list[dict]:
+    """One `/detect`-shaped answer per file (`file` added; an unreadable file gets `error` and `reason`)."""
+    from deepfake_detection.scoring.analyze import analyze_video, classify_error
+
     answers = []
     for i, video in enumerate(videos):
         try:
-            verdict = analyze_video(video, detector, params, settings.limits, explain=explain)
-            answer = {"file": str(video), **verdict.as_dict(thumbnails=True), "model": described}
+            verdict = analyze_video(video, scorer.detector, scorer.params, scorer.settings.limits, explain=explain)
+            answer = {"file": str(video), **verdict.as_dict(thumbnails=True), "model": scorer.model}
             answer["video"].pop("path", None)
         except Exception as exc:  # a bad file is a row, never a failed run; a bug is still a row but says so
             status = classify_error(exc)
-            answer = {
-                "file": str(video),
-                "error": str(exc),
-                "model": described,
-                "reason": status[1] if status else f"error: {type(exc).__name__}",
-            }
+            message = str(exc).replace(f"{video}: ", "").replace(str(video), "the file")
+            answer = {"file": str(video), "error": message, "model": scorer.model,
+                      "reason": status[1] if status else f"error: {type(exc).__name__}"}  # fmt: skip
         answers.append(answer)
         if progress:
             progress(i + 1, len(videos), str(video))
@@ -152,15 +169,13 @@ def score_main(argv: Sequence[str]) -> int:
         return USAGE_ERROR
     _project_env()
     try:
-        answers = score_files(
-            videos, args.model, args.backend, args.settings, args.explain, None if args.quiet else _stderr_progress
-        )
+        scorer = load_scorer(args.model, args.backend, args.settings)
     except LookupError as exc:
         print(f"deepfake-detect: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    warning = answers[0]["model"].get("warning")
-    if warning:
-        print(f"WARNING: {warning}", file=sys.stderr)
+    if scorer.model.get("warning"):
+        print(f"WARNING: {scorer.model['warning']}", file=sys.stderr)
+    answers = score_files(videos, scorer, args.explain, None if args.quiet else _stderr_progress)
     print(table(answers))
     if args.json:
         args.json.write_text(json.dumps(answers, indent=1))

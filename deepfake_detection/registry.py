@@ -137,13 +137,20 @@ def resolve_model_folder(model: str, name: str = MODEL_NAME) -> tuple[str, dict]
     import bentoml
 
     if Path(model).is_dir():
+        if not (Path(model) / "detector.json").is_file():
+            raise LookupError(f"{model} is not a detector folder (no detector.json)")
         return str(Path(model).resolve()), {"source": "folder", "model": model}
     if model.startswith("version:"):
         return _registry_version_folder(name, model.split(":", 1)[1])
     if model != "production":
-        bento_model = bentoml.models.get(model)
-        return bento_model.path, {"source": "bentoml", "model": str(bento_model.tag),
-                                  "version": bento_model.info.labels.get("zenml_model_version", "unknown")}  # fmt: skip
+        try:
+            bento_model = bentoml.models.get(model)
+        except (bentoml.exceptions.NotFound, ValueError) as exc:
+            raise LookupError(f"{model!r} is not production, version:N, a model folder or a BentoML model tag in "
+                              f"this store (`bentoml models list`)") from exc  # fmt: skip
+        labels = bento_model.info.labels
+        return bento_model.path, {"source": "bentoml", "model": str(bento_model.tag), "stage": labels.get("stage"),
+                                  "version": labels.get("zenml_model_version", "unknown")}  # fmt: skip
     from zenml.client import Client
     from zenml.enums import ModelStages
 
@@ -158,22 +165,27 @@ def resolve_model_folder(model: str, name: str = MODEL_NAME) -> tuple[str, dict]
     if not exported:
         raise LookupError(f"production version {version} of {name} is not in the BentoML store (not exported)")
     latest = max(exported, key=lambda m: m.info.creation_time)
-    return latest.path, {"source": "registry", "model": str(latest.tag), "version": version}
+    return latest.path, {"source": "registry", "model": str(latest.tag), "version": version, "stage": "production"}
 
 
 def _registry_version_folder(name: str, version: str) -> tuple[str, dict]:
     import bentoml
     from zenml.client import Client
 
-    exported = [m for m in bentoml.models.list(name) if m.info.labels.get("zenml_model_version") == version]
-    if exported:
-        latest = max(exported, key=lambda m: m.info.creation_time)
-        return latest.path, {"source": "registry", "model": f"{name} version {version}", "version": version}
     try:
-        detector = Client().get_model_version(name, version).get_artifact(DETECTOR_ARTIFACT).load()
+        registered = Client().get_model_version(name, version)
     except KeyError as exc:
         raise LookupError(f"no version {version} of {name} in the registry") from exc
+    provenance = {"source": "registry", "model": f"{name} version {version}", "version": version,
+                  "stage": str(registered.stage or "none")}  # fmt: skip
+    exported = [m for m in bentoml.models.list(name) if m.info.labels.get("zenml_model_version") == version]
+    if exported:
+        return max(exported, key=lambda m: m.info.creation_time).path, provenance
+    try:
+        detector = registered.get_artifact(DETECTOR_ARTIFACT).load()
+    except (KeyError, AttributeError) as exc:
+        raise LookupError(f"version {version} of {name} has no detector artifact") from exc
     folder = Path(".cache/models") / f"{name}-{version}"
     if not (folder / "detector.json").is_file():
         detector.save(folder)
-    return str(folder.resolve()), {"source": "registry", "model": f"{name} version {version}", "version": version}
+    return str(folder.resolve()), provenance

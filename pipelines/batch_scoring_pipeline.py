@@ -7,6 +7,7 @@ python -m pipelines.batch_scoring_pipeline --videos folder [--model production|T
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from zenml import pipeline
 
@@ -26,4 +27,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="production", help="production, a BentoML tag, or a model folder")
     parser.add_argument("--ray-address", default=None)
     args = parser.parse_args()
+    if not Path(args.videos).exists():  # a clear line now, not a failed pipeline run
+        parser.error(f"{args.videos}: no such folder or list file")
     batch_scoring_pipeline(BatchScoringConfig(videos=args.videos, model=args.model, ray_address=args.ray_address))

@@ -158,6 +158,11 @@ def test_a_folder_with_a_bad_file_gives_a_row_each_and_reports(scoring_setup):
 def test_usage_errors_exit_non_zero(tmp_path):
     assert run_cli(str(tmp_path / "missing.mp4")).returncode == 2
     assert run_cli(str(tmp_path)).returncode == 2  # an empty folder: nothing to score
+    (video := tmp_path / "v.mp4").write_bytes(b"x")
+    for model in ("nonsense", "deepfake-videomae:nope", "bad tag!", str(tmp_path), "version:999"):
+        proc = run_cli(str(video), "--model", model)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (model, proc.stderr[-2000:])
+        assert any(line.startswith("deepfake-detect: ") for line in proc.stderr.splitlines()), proc.stderr
     assert run_cli("--help").returncode == 0
 
 
@@ -167,7 +172,7 @@ def test_answers_equal_the_service_and_explain_adds_heatmaps(scoring_setup, tmp_
     from deepfake_detection.registry import export_to_bentoml
     from serving.local_server import bentoml_server
 
-    _, detector, model_dir, videos, settings = scoring_setup
+    _, detector, _, videos, settings = scoring_setup
     tag = export_to_bentoml(
         detector,
         "cli parity model",
@@ -178,7 +183,7 @@ def test_answers_equal_the_service_and_explain_adds_heatmaps(scoring_setup, tmp_
     proc = run_cli(
         str(video),
         "--model",
-        str(model_dir),
+        tag,
         "--settings",
         str(settings),
         "--json",
@@ -192,6 +197,7 @@ def test_answers_equal_the_service_and_explain_adds_heatmaps(scoring_setup, tmp_
     with bentoml_server(server_settings, tmp_path) as server, video.open("rb") as f:
         api = requests.post(f"{server.url}/detect", files={"video": ("v.mp4", f, "video/mp4")}, timeout=300).json()
     assert cli["verdict"] == api["verdict"] and cli["p_fake"] == pytest.approx(api["p_fake"], abs=1e-5)
+    assert cli["model"] == api["model"]  # name, version, stage, tag, provenance, warning, backend
     assert len(cli["faces"]) == len(api["faces"])
     for mine, theirs in zip(cli["faces"], api["faces"], strict=True):
         assert [s["p_fake"] for s in mine["timeline"]] == pytest.approx(
