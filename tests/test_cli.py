@@ -62,6 +62,18 @@ def test_rollout_follows_where_attention_flows():
         rollout([])
 
 
+def test_rollout_equals_the_full_matrix_product():
+    """The vector-times-matrix shortcut gives the rows' mean of Abnar & Zuidema's full product."""
+    torch.manual_seed(0)
+    n, attentions = 10, [torch.softmax(torch.randn(2, 3, 10, 10), -1) for _ in range(4)]
+    eye = torch.eye(n).expand(2, n, n)
+    joint = eye
+    for layer in attentions:
+        mixed = 0.5 * eye + 0.5 * layer.mean(dim=1)
+        joint = (mixed / mixed.sum(dim=-1, keepdim=True)) @ joint
+    assert torch.allclose(rollout(attentions), joint.mean(dim=1), atol=1e-6)
+
+
 def test_heatmaps_have_the_tubelet_grid_and_leave_the_model_as_it_was():
     detector = tiny_detector()
     clips = np.random.default_rng(0).integers(0, 255, (3, 16, 64, 64, 3), dtype=np.uint8)
@@ -70,6 +82,7 @@ def test_heatmaps_have_the_tubelet_grid_and_leave_the_model_as_it_was():
     assert relevance.shape == (3, 8, 4, 4) and relevance.dtype == np.float32  # 16 frames / 2, 64 px / 16
     assert relevance.min() >= 0 and relevance.max() == pytest.approx(1.0)
     assert detector.model.config._attn_implementation == "sdpa"  # eager only while explaining
+    assert not any(b.attention.attention._forward_hooks for b in detector.model.videomae.encoder.layer)
     assert np.allclose(detector.score(clips), before)
     assert np.allclose(tubelet_relevance(detector.model, detector.preprocessing, clips), relevance)
 
