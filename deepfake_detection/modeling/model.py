@@ -10,6 +10,7 @@ from there, never from a second hard-coded copy.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,9 @@ class Preprocessing:
 
     def __call__(self, clips: torch.Tensor | np.ndarray) -> torch.Tensor:
         """A batch (B, T, H, W, 3) or one clip (T, H, W, 3) of uint8 to normalised float32 (.., T, 3, H, W)."""
-        x = torch.as_tensor(np.asarray(clips) if not isinstance(clips, torch.Tensor) else clips)
+        with warnings.catch_warnings():  # read-only memory maps are fine: the float copy below is what changes
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            x = torch.as_tensor(np.asarray(clips) if not isinstance(clips, torch.Tensor) else clips)
         if x.shape[-2] != self.size or x.shape[-3] != self.size:
             raise ValueError(f"clips are {tuple(x.shape[-3:-1])}, the model expects {self.size}x{self.size}")
         # channels first while still uint8 (a quarter of the bytes), then one fused scale-and-shift in place:
