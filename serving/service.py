@@ -55,6 +55,7 @@ log = logging.getLogger("deepfake_detection.service")
 settings = ServiceSettings.load()
 STATIC = Path(__file__).resolve().parent / "static"
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file part
+MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 verdicts_total = bentoml.metrics.Counter(
     name="deepfake_verdicts_total", documentation="Answered /detect requests by verdict", labelnames=["verdict"]
@@ -166,6 +167,10 @@ class DeepfakeDetection:
     @app.post("/report")
     async def report(self, request: Request) -> HTMLResponse:
         """The one-page HTML report of a `/detect` answer (the page's download; the CLI writes the same)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_REPORT_BYTES:  # an answer with heatmaps is ~0.1-1 MB
+            message = f"a report body is limited to {MAX_REPORT_BYTES} bytes"
+            return JSONResponse({"error": message, "reason": "too_large"}, 413)
         try:
             answer = await request.json()
             return HTMLResponse(render_report([answer]))

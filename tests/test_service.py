@@ -357,6 +357,8 @@ def test_report_renders_an_answer_and_rejects_anything_else(server, good_video):
         assert bad.status_code == 400 and bad.json()["reason"] == "bad_report", bad.text
     bad = requests.post(f"{server.url}/report", data=b"{not json", timeout=30)
     assert bad.status_code == 400 and bad.json()["reason"] == "bad_report"
+    huge = requests.post(f"{server.url}/report", data=b" " * (16 * 1024 * 1024 + 1), timeout=60)
+    assert huge.status_code == 413 and huge.json()["reason"] == "too_large"
 
 
 # records, in the page, every state the busy indicators pass through (a fast upload is over before a poll sees it)
