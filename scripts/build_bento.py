@@ -135,6 +135,8 @@ def main() -> None:
     tag = build_bento()
     if not re.fullmatch(r"[\w.-]+:[\w.-]+", tag):
         raise SystemExit(f"unexpected Bento tag {tag!r}")
+    print(f"built; `bentoml serve {tag}` serves it from any folder, `bentoml containerize {tag}` makes an image",
+          file=sys.stderr)  # fmt: skip
     print(tag)
 
 

@@ -15,7 +15,7 @@ from zenml.types import HTMLString
 from deepfake_detection.config import ClipParams
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.progress import Progress
-from deepfake_detection.registry import resolve_model_folder
+from deepfake_detection.registry import is_demo_model, resolve_model_folder
 from deepfake_detection.scoring.batch import BatchScoringConfig, list_videos, score_videos, summarize
 
 logger = get_logger(__name__)
@@ -45,6 +45,8 @@ def score_batch(
     params = ClipParams.for_model(geometry, config.clips_per_video, config.faces)
     logger.info("scoring with %s (%s), backend %s", provenance.get("model"), provenance.get("source"),
                 Detector.backend_of(folder, info))  # fmt: skip
+    if is_demo_model(info):
+        logger.warning("the model was trained on synthetic demo data: it is not a deepfake detector")
     report = Progress("score", len(videos_to_score), logger)
     table = score_videos(
         videos_to_score["path"].tolist(), folder, params, config.limits, provenance, config.ray_address,
@@ -56,7 +58,10 @@ def score_batch(
     run = get_step_context().pipeline_run.name
     table.to_parquet(out / f"{run}.parquet", index=False)
     (out / f"{run}.json").write_text(json.dumps(summary, indent=1))
-    logger.info("summary: %s; table: %s", summary, out / f"{run}.parquet")
+    counts = ", ".join(f"{k} {v}" for k, v in {**summary["verdicts"], **summary["errors"]}.items())
+    seconds = ", ".join(f"{k} {v}" for k, v in summary["mean_seconds"].items())
+    logger.info("%d videos: %s; mean seconds per video: %s", summary["videos"], counts, seconds)
+    logger.info("table: %s (summary: %s)", out / f"{run}.parquet", out / f"{run}.json")
     log_metadata({"summary": summary, "model": provenance})
     counts = {**summary["verdicts"], **summary["errors"]}
     rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in counts.items())
