@@ -36,6 +36,9 @@ from deepfake_detection.modeling.model import ModelParams, Preprocessing, build_
 from deepfake_detection.modeling.sbi import BlendDraw, SBIParams, clip_landmarks, sbi_table, self_blend
 
 log = logging.getLogger(__name__)
+# accelerate logs every file of every checkpoint at INFO ("[RANK 0] Saving current state ..."): the epoch line says it
+logging.getLogger("accelerate.checkpointing").setLevel(logging.WARNING)
+logging.getLogger("accelerate.accelerator").setLevel(logging.WARNING)
 
 
 class TrainParams(BaseModel):
