@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = ("score", "import", "serve", "monitor", "dashboard")
 USAGE_ERROR = 2
@@ -126,12 +128,12 @@ def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, p
     for i, video in enumerate(videos):
         try:
             verdict = analyze_video(video, scorer.detector, scorer.params, scorer.settings.limits, explain=explain)
-            answer = {"file": str(video), **verdict.as_dict(thumbnails=True), "model": scorer.model}
+            answer = {"file": _display(video), **verdict.as_dict(thumbnails=True), "model": scorer.model}
             answer["video"].pop("path", None)
         except Exception as exc:  # a bad file is a row, never a failed run; a bug is still a row but says so
             status = classify_error(exc)
             message = str(exc).replace(f"{video}: ", "").replace(str(video), "the file")
-            answer = {"file": str(video), "error": message, "model": scorer.model,
+            answer = {"file": _display(video), "error": message, "model": scorer.model,
                       "reason": status[1] if status else f"error: {type(exc).__name__}"}  # fmt: skip
         answers.append(answer)
         if progress:
@@ -167,23 +169,42 @@ def score_main(argv: Sequence[str]) -> int:
     if not videos:
         print("deepfake-detect: no videos found", file=sys.stderr)
         return USAGE_ERROR
+    for out in (args.json, args.html):  # say so now, not after scoring a folder
+        if out is not None and (out.is_dir() or not out.parent.is_dir()):
+            print(f"deepfake-detect: cannot write {out}: not a file in an existing folder", file=sys.stderr)
+            return USAGE_ERROR
     _project_env()
     try:
         scorer = load_scorer(args.model, args.backend, args.settings)
-    except LookupError as exc:
-        print(f"deepfake-detect: {exc}", file=sys.stderr)
+    except (LookupError, OSError, ValueError) as exc:  # the model, or the settings file (ValueError: pydantic too)
+        message = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else _first_error(exc)
+        print(f"deepfake-detect: {message}", file=sys.stderr)
         return USAGE_ERROR
     if scorer.model.get("warning"):
         print(f"WARNING: {scorer.model['warning']}", file=sys.stderr)
     answers = score_files(videos, scorer, args.explain, None if args.quiet else _stderr_progress)
     print(table(answers))
-    if args.json:
-        args.json.write_text(json.dumps(answers, indent=1))
-    if args.html:
-        from deepfake_detection.scoring.report_html import render_report
+    try:
+        if args.json:
+            args.json.write_text(json.dumps(answers, indent=1))
+        if args.html:
+            from deepfake_detection.scoring.report_html import render_report
 
-        args.html.write_text(render_report(answers))
+            args.html.write_text(render_report(answers), encoding="utf-8")
+    except OSError as exc:
+        print(f"deepfake-detect: cannot write a report: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     return 0
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"settings: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+
+
+def _display(path: Path) -> str:
+    """A path as text that any JSON or HTML reader takes (undecodable bytes in a file name become U+FFFD)."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def import_main(argv: Sequence[str]) -> int:

@@ -49,6 +49,17 @@ class ServiceSettings(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> ServiceSettings:
-        path = Path(path or os.environ.get(ENV_VAR) or DEFAULT_FILE)
-        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+        """Settings from `path`, else the file in $DEEPFAKE_SERVING_CONFIG, else the default file (built-in
+        defaults when that is absent, as in a bare install). Raises FileNotFoundError for a named file that is not
+        there, ValueError for one that is not a YAML mapping of known settings."""
+        named = path or os.environ.get(ENV_VAR)
+        path = Path(named or DEFAULT_FILE)
+        if named and not path.is_file():
+            raise FileNotFoundError(f"{path}: no such settings file")
+        try:
+            data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not YAML ({exc})") from exc
+        if not isinstance(data or {}, dict):
+            raise ValueError(f"{path}: settings must be a YAML mapping")
         return cls(**(data or {}))

@@ -15,6 +15,7 @@ Settings: `configs/serving.yaml` (or the file named by `DEEPFAKE_SERVING_CONFIG`
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ import bentoml
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from deepfake_detection.offline import apply_offline_env
@@ -55,7 +57,8 @@ log = logging.getLogger("deepfake_detection.service")
 settings = ServiceSettings.load()
 STATIC = Path(__file__).resolve().parent / "static"
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file part
-MAX_REPORT_BYTES = 16 * 1024 * 1024
+MAX_REPORT_BYTES = 16 * 1024 * 1024  # an answer with heatmaps is ~0.1-1 MB
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 verdicts_total = bentoml.metrics.Counter(
     name="deepfake_verdicts_total", documentation="Answered /detect requests by verdict", labelnames=["verdict"]
@@ -166,30 +169,44 @@ class DeepfakeDetection:
 
     @app.post("/report")
     async def report(self, request: Request) -> HTMLResponse:
-        """The one-page HTML report of a `/detect` answer (the page's download; the CLI writes the same)."""
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_REPORT_BYTES:  # an answer with heatmaps is ~0.1-1 MB
-            message = f"a report body is limited to {MAX_REPORT_BYTES} bytes"
-            return JSONResponse({"error": message, "reason": "too_large"}, 413)
+        """The one-page HTML report of a `/detect` answer (the page's download; the CLI writes the same).
+
+        JSON only (415 otherwise: a form on another site cannot post one), at most MAX_REPORT_BYTES however the
+        body is sent (413), an answer's shape checked (400); the page it returns may run no script (CSP).
+        """
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return JSONResponse({"error": "send the answer as application/json", "reason": "not_json"}, 415)
+        body = bytearray()
+        async for chunk in request.stream():  # counted as it arrives: a chunked body has no content-length
+            body += chunk
+            if len(body) > MAX_REPORT_BYTES:
+                message = f"a report body is limited to {MAX_REPORT_BYTES} bytes"
+                return JSONResponse({"error": message, "reason": "too_large"}, 413)
         try:
-            answer = await request.json()
-            return HTMLResponse(render_report([answer]))
-        except (ValueError, KeyError, TypeError) as exc:
-            return JSONResponse({"error": f"not a /detect answer: {exc}", "reason": "bad_report"}, 400)
+            html = render_report([json.loads(body)])
+        except (ValueError, RecursionError) as exc:  # bad JSON, or JSON that is not an answer
+            if isinstance(exc, ValidationError):
+                first = exc.errors()[0]
+                message = f"{'.'.join(map(str, first['loc'])) or 'answer'}: {first['msg']}"
+            else:
+                message = str(exc) or type(exc).__name__
+            return JSONResponse({"error": f"not a /detect answer: {message}", "reason": "bad_report"}, 400)
+        return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
     @app.post("/detect")
-    async def detect(self, request: Request, explain: bool = False) -> JSONResponse:
+    async def detect(self, request: Request, explain: str = "false") -> JSONResponse:
         request_id = uuid.uuid4().hex
         started = time.monotonic()
         path = self.upload_dir / f"upload-{request_id}.video"  # never the client's file name
         try:
+            with_heatmaps = _flag("explain", explain)
             await self._receive_upload(request, path)
             extracted = await self._extract(path, started)
             t0 = time.monotonic()
             scores = await self._score(extracted.clips)
             extracted.timings["model_s"] = time.monotonic() - t0
             relevance = None
-            if explain and extracted.clips:
+            if with_heatmaps and extracted.clips:
                 t0 = time.monotonic()
                 pixels = np.stack([c.pixels for c in extracted.clips])
                 relevance = np.asarray(await self.scorer.to_async.explain(pixels))
@@ -274,6 +291,15 @@ class DeepfakeDetection:
                 shutil.copyfileobj(upload.file, out, 1 << 20)
         finally:
             await form.close()
+
+
+def _flag(name: str, value: str) -> bool:
+    """A query flag: 1/true/yes/on or 0/false/no/off/empty; anything else is the client's mistake (400)."""
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise Rejection(400, f"bad_{name}", f"{name}={value!r}: use true or false")
 
 
 def _warm_up() -> None:

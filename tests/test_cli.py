@@ -177,6 +177,15 @@ def test_usage_errors_exit_non_zero(tmp_path):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, (model, proc.stderr[-2000:])
         assert any(line.startswith("deepfake-detect: ") for line in proc.stderr.splitlines()), proc.stderr
     assert run_cli("--help").returncode == 0
+    for args in (["--json", str(tmp_path / "no" / "a.json")], ["--html", str(tmp_path)],
+                 ["--settings", str(tmp_path / "missing.yaml")]):  # fmt: skip
+        proc = run_cli(str(video), *args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (args, proc.stderr[-2000:])
+    for text in ("clips_per_video: [unclosed", "bogus_key: 1", "- a list"):
+        (settings := tmp_path / "s.yaml").write_text(text)
+        proc = run_cli(str(video), "--settings", str(settings))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (text, proc.stderr[-2000:])
+        assert "s.yaml" in proc.stderr or "bogus_key" in proc.stderr
 
 
 @pytest.mark.slow

@@ -212,6 +212,7 @@ def test_hard_uploads_are_answered_with_true_facts(server, name):
         assert 0 <= seg["start_s"] < seg["end_s"] <= duration + 1e-3
         x0, y0, x1, y1 = seg["box"]
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height  # boxes in the upright picture
+        assert all(seg["start_s"] <= t <= seg["end_s"] for t, *_ in seg["boxes"])  # per-frame boxes in the window
 
 
 def test_a_gif_is_answered(server, folders, carphone):
@@ -332,6 +333,14 @@ def test_detect_explain_adds_heatmaps_to_every_clip(server, good_video):
         assert heat.format == "PNG" and heat.size == (112, 112)
         grid = np.asarray(seg["heatmap"], dtype=float)
         assert grid.ndim == 2 and grid.size > 1 and 0 <= grid.min() <= grid.max() <= 1
+    for value, status in (("1", 200), ("maybe", 400)):
+        with good_video.open("rb") as f:
+            flagged = requests.post(f"{server.url}/detect?explain={value}", files={"video": ("c.mp4", f)}, timeout=120)
+        assert flagged.status_code == status, flagged.text
+        if status == 200:
+            assert all("heatmap_png" in seg for seg in flagged.json()["faces"][0]["timeline"])
+        else:
+            assert flagged.json()["reason"] == "bad_explain" and "explain='maybe'" in flagged.json()["error"]
     plain = post(server, good_video).json()
     assert "explain_s" not in plain["timings"]
     assert not {"heatmap", "heatmap_png"} & {k for seg in plain["faces"][0]["timeline"] for k in seg}
@@ -355,10 +364,39 @@ def test_report_renders_an_answer_and_rejects_anything_else(server, good_video):
     for body in ({"not": "an answer"}, [1, 2], "text"):
         bad = requests.post(f"{server.url}/report", json=body, timeout=30)
         assert bad.status_code == 400 and bad.json()["reason"] == "bad_report", bad.text
-    bad = requests.post(f"{server.url}/report", data=b"{not json", timeout=30)
+    as_json = {"content-type": "application/json"}
+    bad = requests.post(f"{server.url}/report", data=b"{not json", headers=as_json, timeout=30)
     assert bad.status_code == 400 and bad.json()["reason"] == "bad_report"
-    huge = requests.post(f"{server.url}/report", data=b" " * (16 * 1024 * 1024 + 1), timeout=60)
+    for shape in ({"verdict": "real", "faces": [1]}, {"verdict": "real", "video": [1]}, {"verdict": "maybe"},
+                  {"verdict": "real", "faces": [{"face_index": 0, "timeline": [1]}]}):  # fmt: skip
+        bad = requests.post(f"{server.url}/report", json=shape, timeout=30)
+        assert bad.status_code == 400 and bad.json()["reason"] == "bad_report", (shape, bad.text)
+    deep = requests.post(f"{server.url}/report", data=b"[" * 100_000 + b"]" * 100_000, headers=as_json, timeout=30)
+    assert deep.status_code == 400
+    # a form on another site can send text/plain; only JSON is read, and over 16 MiB is refused however it is sent
+    plain = requests.post(f"{server.url}/report", data=resp.request.body, headers={"content-type": "text/plain"})
+    assert plain.status_code == 415 and plain.json()["reason"] == "not_json"
+    huge = requests.post(f"{server.url}/report", data=b" " * (16 * 1024 * 1024 + 1), headers=as_json, timeout=60)
     assert huge.status_code == 413 and huge.json()["reason"] == "too_large"
+    chunked = requests.post(f"{server.url}/report", data=(b" " * (1 << 20) for _ in range(17)), headers=as_json,
+                            timeout=60)  # fmt: skip
+    assert chunked.status_code == 413 and chunked.json()["reason"] == "too_large"
+
+
+def test_report_cannot_carry_markup(server, good_video):
+    """Whatever an answer's fields hold, the report shows it as text and runs no script."""
+    answer = post(server, good_video).json()
+    evil = "<script>alert(1)</script>"
+    face = {**answer["faces"][0], "thumbnail_jpeg": 'x" onerror="alert(2)'}
+    resp = requests.post(f"{server.url}/report", json={**answer, "faces": [face]}, timeout=30)
+    assert resp.status_code == 400  # an image that is not base64 is refused
+    answer["faces"][0]["face_index"] = evil
+    assert requests.post(f"{server.url}/report", json=answer, timeout=30).status_code == 400  # ids are numbers
+    answer["faces"][0]["face_index"] = 0
+    answer.update(file=evil, reasons=[evil], model={**answer["model"], "name": evil, "warning": evil})
+    resp = requests.post(f"{server.url}/report", json=answer, timeout=30)
+    assert resp.status_code == 200 and "<script>" not in resp.text and "&lt;script&gt;" in resp.text
+    assert resp.headers["content-security-policy"].startswith("default-src 'none'")
 
 
 # records, in the page, every state the busy indicators pass through (a fast upload is over before a poll sees it)

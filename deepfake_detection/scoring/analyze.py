@@ -209,6 +209,11 @@ def decide(
     return VideoVerdict(verdict, p_video, threshold, faces, info.as_dict(), extracted.reasons, timings, info)
 
 
+def _within(t: float, low: float, high: float) -> float:
+    """A rounded time kept inside its clip window (rounding must not move a box out of its clip)."""
+    return min(max(t, low), high)
+
+
 def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> dict:
     middle = len(clip.crop_boxes) // 2
     # end_s is when the last frame stops showing: frames are (end_s - start_s) / (last - first + 1) apart
@@ -219,8 +224,8 @@ def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> 
         "p_fake": p_fake,
         "box": list(clip.crop_boxes[middle]),
         # every frame's crop box with its time, so a player can draw the box in sync with the video
-        "boxes": [[round(clip.start_s + (i - clip.frame_indices[0]) * step, 4), *map(int, box)]
-                  for i, box in zip(clip.frame_indices, clip.crop_boxes, strict=True)],
+        "boxes": [[_within(round(clip.start_s + (i - clip.frame_indices[0]) * step, 4), clip.start_s, clip.end_s),
+                   *map(int, box)] for i, box in zip(clip.frame_indices, clip.crop_boxes, strict=True)],
     }  # fmt: skip
     if relevance is not None:
         from deepfake_detection.modeling.explain import heatmap_png

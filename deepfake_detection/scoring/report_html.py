@@ -11,8 +11,56 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deepfake_detection.modeling.explain import APPROXIMATION_NOTE
+
+BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"  # embedded images: anything else would be markup, not a picture
+Scalar = str | int | float | bool | None
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class ReportClip(_Loose):
+    start_s: float
+    end_s: float
+    p_fake: float
+    heatmap_png: str | None = Field(None, pattern=BASE64)
+
+
+class ReportPerson(_Loose):
+    face_index: int
+    p_fake: float | None = None
+    face_size: float | None = None
+    thumbnail_jpeg: str | None = Field(None, pattern=BASE64)
+    timeline: list[ReportClip] = Field(default_factory=list)
+
+
+class ReportAnswer(_Loose):
+    """What a report reads of a `/detect` answer (or a CLI row), checked: numbers finite, images base64."""
+
+    file: str | None = None
+    request_id: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    verdict: Literal["fake", "real", "inconclusive"] | None = None
+    p_fake: float | None = None
+    threshold: float = 0.5
+    reasons: list[str] = Field(default_factory=list)
+    video: dict[str, Scalar] = Field(default_factory=dict)
+    faces: list[ReportPerson] = Field(default_factory=list)
+    model: dict[str, Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _verdict_or_error(self) -> ReportAnswer:
+        if self.verdict is None and self.error is None:
+            raise ValueError("an answer needs a 'verdict' (or an 'error')")
+        return self
+
 
 COLOURS = {"fake": "#b00020", "real": "#1b7e2e", "inconclusive": "#8a6d00", "error": "#555"}
 STYLE = """
@@ -67,7 +115,7 @@ def timeline_svg(person: dict, duration_s: float, threshold: float, width: int =
 
 def _person(person: dict, answer: dict) -> str:
     thumb = person.get("thumbnail_jpeg")
-    alt = f"face crop of person {person['face_index']}"
+    alt = f"face crop of person {int(person['face_index'])}"
     img = f'<img class="thumb" alt="{alt}" src="data:image/jpeg;base64,{thumb}">' if thumb else ""
     maps = [seg for seg in person.get("timeline", []) if seg.get("heatmap_png")]
     heat = ""
@@ -75,15 +123,18 @@ def _person(person: dict, answer: dict) -> str:
         imgs = "".join(f'<img alt="model focus, clip at {s["start_s"]:.1f} s" title="{s["start_s"]:.1f} s" '
                        f'src="data:image/png;base64,{s["heatmap_png"]}">' for s in maps)  # fmt: skip
         heat = f'<div class="heatmaps">{imgs}<p class="note">Model focus: {_e(APPROXIMATION_NOTE)}.</p></div>'
-    svg = timeline_svg(person, answer.get("video", {}).get("duration_s", 0), answer.get("threshold", 0.5))
-    return (f'<div class="person">{img}<div><b>person {person["face_index"]}</b>: p(fake) {_p(person["p_fake"])}, '
-            f'{len(person.get("timeline", []))} clips, face {person.get("face_size", 0):.0f} px<br>{svg}{heat}'
+    duration = answer.get("video", {}).get("duration_s")
+    duration = float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else 0.0
+    svg = timeline_svg(person, duration, answer.get("threshold", 0.5))
+    size = f", face {person['face_size']:.0f} px" if person.get("face_size") is not None else ""
+    return (f'<div class="person">{img}<div><b>person {int(person["face_index"])}</b>: p(fake) '
+            f'{_p(person["p_fake"])}, {len(person.get("timeline", []))} clips{size}<br>{svg}{heat}'
             "</div></div>")  # fmt: skip
 
 
 def _section(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
-    if answer.get("error"):
+    if answer.get("error") is not None:
         return f'<section><h2>{_e(name)}</h2><p class="verdict">error: {_e(answer["error"])}</p></section>'
     video = answer.get("video", {})
     facts = ", ".join(f"{k} {_e(video[k])}" for k in ("width", "height", "fps", "duration_s", "codec") if k in video)
@@ -97,8 +148,8 @@ def _section(answer: dict) -> str:
 
 def _summary_row(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
-    verdict = "error" if answer.get("error") else answer["verdict"]
-    detail = answer.get("error") or ", ".join(answer.get("reasons", []))
+    verdict = "error" if answer.get("error") is not None else answer["verdict"]
+    detail = answer["error"] if answer.get("error") is not None else ", ".join(answer.get("reasons", []))
     return (f'<tr><td>{_e(name)}</td><td class="verdict" style="color:{COLOURS.get(verdict, "#222")}">{_e(verdict)}'
             f'</td><td>{_p(answer.get("p_fake"))}</td><td>{len(answer.get("faces", []))}</td>'
             f"<td>{_e(detail)}</td></tr>")  # fmt: skip
@@ -107,11 +158,11 @@ def _summary_row(answer: dict) -> str:
 def render_report(answers: Iterable[dict], title: str = "deepfake-videomae report") -> str:
     """HTML for `/detect` answers (each may carry `file`; an `error` answer gets a row with its error).
 
-    Raises KeyError/TypeError for something that is not an answer (the service turns that into a 400).
+    Raises `ValueError` (pydantic's ValidationError) for anything that is not an answer; the service answers
+    that with 400. Every string is escaped and every embedded image must be base64, so an answer cannot carry
+    markup into the page.
     """
-    answers = list(answers)
-    if not all(isinstance(a, dict) and ("verdict" in a or "error" in a) for a in answers):
-        raise KeyError("each answer needs a 'verdict' (or an 'error')")
+    answers = [ReportAnswer.model_validate(a).model_dump() for a in answers]
     models = {json.dumps(a["model"], sort_keys=True): a["model"] for a in answers if isinstance(a.get("model"), dict)}
     model_lines = "".join(
         f"<p>model {_e(m.get('name'))} version {_e(m.get('version'))} ({_e(m.get('stage'))}), trained on "
