@@ -63,6 +63,8 @@ def tubelet_relevance(model, preprocessing: Preprocessing, clips: np.ndarray, ba
     rest of that clip, not how much.
 
     `clips`: uint8 (N, T, H, W, 3) as `Detector.score` takes them. For VideoMAE-B at 224: (N, 8, 14, 14).
+    Not thread-safe: it hooks the model and switches its attention implementation for the call, so one model
+    must not be scored or explained from two threads at once (BentoML runs a service's calls one at a time).
     """
     config = model.config
     grid = (config.num_frames // config.tubelet_size, config.image_size // config.patch_size,
