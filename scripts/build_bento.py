@@ -93,8 +93,8 @@ def requirements_text(pins: dict[str, str]) -> str:
 
 def write_requirements(path: Path = REQUIREMENTS) -> Path:
     pins = pinned_closure(served_dependencies())
-    if pins.get("torch", "").split("+")[0] != "2.13.0" or not pins["torch"].endswith("+cpu"):
-        raise SystemExit(f"the Bento pins torch 2.13.0+cpu; this venv has torch {pins.get('torch')}")
+    if pins.get("torch", "").split("+")[0] != "2.13.0":  # +cpu: pinned by the CPU wheel's URL; else torch==2.13.0
+        raise SystemExit(f"the Bento pins torch 2.13.0; this venv has torch {pins.get('torch')}")
     leaked = {"torchvision", *NOT_SERVED} & set(pins)
     if leaked:
         raise SystemExit(f"served dependencies pull in {sorted(leaked)}")
