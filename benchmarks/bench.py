@@ -176,18 +176,10 @@ def onnx_runtime(model, pixel_values: np.ndarray):
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    class Logits(torch.nn.Module):
-        def __init__(self, inner) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(pixel_values=x).logits
-
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model_int8.onnx"
         example = (torch.as_tensor(pixel_values[:1]),)
-        torch.onnx.export(Logits(model), example, str(fp32), dynamo=False, input_names=["x"],
+        torch.onnx.export(fp.logits_only(model), example, str(fp32), dynamo=False, input_names=["x"],
                           output_names=["logits"], dynamic_axes={"x": {0: "b"}}, opset_version=17)  # fmt: skip
         quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
         sessions = [(label, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]))

@@ -33,7 +33,7 @@ apply_offline_env()
 os.environ.setdefault("ZENML_CONFIG_PATH", str(REPO / ".cache" / "zenml"))
 os.environ.setdefault("BENTOML_HOME", str(REPO / ".cache" / "bentoml"))
 
-from deepfake_detection.config import ClipParams  # noqa: E402
+from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
 from deepfake_detection.data.clip_formats import FORMATS  # noqa: E402
 from deepfake_detection.data.clip_store import ClipStore, extract_catalog, extract_catalog_ray  # noqa: E402
 from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog  # noqa: E402
@@ -74,8 +74,7 @@ def batch_vs_service(test_videos: list[str]) -> None:
     folder, provenance = resolve_model_folder("production")
     settings = ServiceSettings()
     _, info = Detector.read_meta(folder)
-    params = ClipParams.for_model(info.get("clip_geometry", info.get("clip_params", {})), settings.clips_per_video,
-                                  settings.faces)  # fmt: skip
+    params = ClipParams.for_model(model_geometry(info) or {}, settings.clips_per_video, settings.faces)
     with tempfile.TemporaryDirectory() as tmp, bentoml_server({"request_log_dir": f"{tmp}/log"}, Path(tmp)) as server:
         t0 = time.perf_counter()
         for path in test_videos:

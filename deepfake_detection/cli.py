@@ -99,7 +99,7 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
 
     Raises LookupError when `model` names nothing usable.
     """
-    from deepfake_detection.config import ClipParams
+    from deepfake_detection.config import ClipParams, model_geometry
     from deepfake_detection.modeling.detector import Detector
     from deepfake_detection.registry import describe_served_model, resolve_model_folder
     from deepfake_detection.service_settings import ServiceSettings
@@ -111,8 +111,7 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
     except (OSError, ValueError, KeyError) as exc:
         raise LookupError(f"{model}: cannot load a detector from {folder} ({exc})") from exc
     info = detector.info
-    geometry = info.get("clip_geometry", info.get("clip_params")) or {}
-    params = ClipParams.for_model(geometry, settings.clips_per_video, settings.faces)
+    params = ClipParams.for_model(model_geometry(info) or {}, settings.clips_per_video, settings.faces)
     labels = {"stage": provenance.get("stage") or info.get("stage", "unknown"),
               "zenml_model_version": provenance.get("version") or info.get("model_version", "unknown")}  # fmt: skip
     described = describe_served_model(provenance.get("model", folder), labels, info)

@@ -44,6 +44,11 @@ class ClipGeometry(BaseModel):
     margin: float = Field(1.3, ge=1.0, le=3.0, description="crop side as a multiple of the face box side")
 
 
+def model_geometry(info: dict) -> dict | None:
+    """The clip geometry a model's metadata records (`clip_geometry`; models before it: `clip_params`), or None."""
+    return info.get("clip_geometry", info.get("clip_params"))
+
+
 class ClipParams(ClipGeometry):
     """How clips are cut from a video: the geometry, how many windows, and how faces are found.
 

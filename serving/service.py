@@ -36,7 +36,7 @@ from deepfake_detection.offline import apply_offline_env
 
 apply_offline_env()
 
-from deepfake_detection.config import ClipParams  # noqa: E402
+from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
 from deepfake_detection.media.probe import VideoError  # noqa: E402
 from deepfake_detection.media.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
 from deepfake_detection.modeling.detector import Detector  # noqa: E402
@@ -148,7 +148,7 @@ class DeepfakeDetection:
         self.model = describe_served_model(str(bento_model.tag), bento_model.info.labels, info)
         self.model["backend"] = Detector.backend_of(bento_model.path, info, settings.inference_backend)
         self.fast_path = info.get("fast_path")
-        geometry = info.get("clip_geometry", info.get("clip_params"))
+        geometry = model_geometry(info)
         if geometry is None:
             log.warning("model %s does not record its clip geometry; using the defaults", bento_model.tag)
         self.clip_params = ClipParams.for_model(geometry or {}, settings.clips_per_video, settings.faces)
@@ -203,12 +203,12 @@ class DeepfakeDetection:
             await self._receive_upload(request, path)
             extracted = await self._extract(path, started)
             t0 = time.monotonic()
-            scores = await self._score(extracted.clips)
+            pixels = np.stack([c.pixels for c in extracted.clips]) if extracted.clips else None  # (N, T, H, W, 3)
+            scores = await self._score(pixels)
             extracted.timings["model_s"] = time.monotonic() - t0
             relevance = None
-            if with_heatmaps and extracted.clips:
+            if with_heatmaps and pixels is not None:
                 t0 = time.monotonic()
-                pixels = np.stack([c.pixels for c in extracted.clips])
                 relevance = np.asarray(await self.scorer.to_async.explain(pixels))
                 extracted.timings["explain_s"] = time.monotonic() - t0
             verdict = decide(extracted, scores, self.threshold, relevance)
@@ -247,12 +247,11 @@ class DeepfakeDetection:
             log.error("a decoding worker died on request file %s (%s); it was replaced", path.name, exc)
             raise Rejection(422, "decoder_crashed", "the video decoder crashed on this file") from exc
 
-    async def _score(self, clips: list) -> np.ndarray:
-        if not clips:
+    async def _score(self, pixels: np.ndarray | None) -> np.ndarray:
+        if pixels is None:
             return np.zeros(0, dtype=np.float32)
-        batch = np.stack([c.pixels for c in clips])
         api = self.scorer.to_async.score if settings.adaptive_batching else self.scorer.to_async.score_unbatched
-        return np.asarray(await api(batch))
+        return np.asarray(await api(pixels))
 
     async def _receive_upload(self, request: Request, path: Path) -> None:
         """Stream the multipart body to `path`, rejecting oversized, missing and non-video uploads."""

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
-import yaml
+from zenml_runs import run_pipeline
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.evaluation.cross_dataset import add_to_card, metrics_rows, video_table
@@ -32,12 +28,8 @@ def test_cross_evaluation_pipeline_on_the_demo_set(small_demo, repo_root, tmp_pa
         ],
         "clip_store": str(tmp_path / "clips"), "clips_per_video": 2, "bootstrap": 50, "engine": "local",
     }  # fmt: skip
-    cfg = tmp_path / "cross.yaml"
-    cfg.write_text(yaml.safe_dump({"run_name": f"cross-{os.getpid()}", "parameters": {"config": config}}))
-    zenml = os.path.join(os.path.dirname(sys.executable), "zenml")
-    cmd = [zenml, "pipeline", "run", "pipelines.cross_evaluation_pipeline.cross_evaluation_pipeline", "-c", str(cfg)]
-    proc = subprocess.run(cmd, cwd=repo_root, env={**os.environ, "PYTHONPATH": str(repo_root)},
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    pipeline = "pipelines.cross_evaluation_pipeline.cross_evaluation_pipeline"
+    proc = run_pipeline(repo_root, tmp_path, pipeline, "cross", config)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert "Celeb-DF-v2: no celebdf data" in log and "extract test clips: 12/12 (100%)" in log

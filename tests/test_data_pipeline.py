@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-import yaml
+from zenml_runs import run_pipeline
 
 pytestmark = pytest.mark.slow
 
 
 def _run_pipeline(repo_root, tmp_path, name, config):
-    cfg = tmp_path / f"{name}.yaml"
-    cfg.write_text(yaml.safe_dump({"run_name": f"{name}-{os.getpid()}", "parameters": {"config": config}}))
-    zenml = os.path.join(os.path.dirname(sys.executable), "zenml")
-    cmd = [zenml, "pipeline", "run", "pipelines.data_pipeline.data_pipeline", "-c", str(cfg)]
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
-    return subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=900)
+    return run_pipeline(repo_root, tmp_path, "pipelines.data_pipeline.data_pipeline", name, config)
 
 
 def _config(tmp_path, **overrides):

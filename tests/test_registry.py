@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-import yaml
 from synthetic_clips import make_clip_dataset
+from zenml_runs import run_pipeline
 
 from deepfake_detection.registry import PromotionParams, decide_promotion
 
@@ -36,12 +32,7 @@ def _train_run(repo_root, tmp_path, name, lr, seed, epochs):
         "work_dir": str(tmp_path / "training"),
         "report_dir": str(tmp_path / "reports"),
     }  # fmt: skip
-    cfg = tmp_path / f"{name}.yaml"
-    cfg.write_text(yaml.safe_dump({"run_name": f"{name}-{os.getpid()}", "parameters": {"config": config}}))
-    zenml = os.path.join(os.path.dirname(sys.executable), "zenml")
-    cmd = [zenml, "pipeline", "run", "pipelines.training_pipeline.training_pipeline", "-c", str(cfg)]
-    proc = subprocess.run(cmd, cwd=repo_root, env={**os.environ, "PYTHONPATH": str(repo_root)},
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    proc = run_pipeline(repo_root, tmp_path, "pipelines.training_pipeline.training_pipeline", name, config)
     log = proc.stdout + proc.stderr
     errors = [line for line in log.splitlines() if "Error" in line or "error" in line]
     assert proc.returncode == 0, "\n".join(errors[-15:]) + log[-2000:]

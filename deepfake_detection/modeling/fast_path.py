@@ -111,9 +111,9 @@ def p_fake_from_logits(logits: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-(logits[:, 1] - logits[:, 0])))).astype(np.float32)
 
 
-def convert(model, example: np.ndarray):
-    """The torch VideoMAE as an OpenVINO model: `pixel_values` (B, T, 3, H, W) float32, any B -> logits (B, 2)."""
-    import openvino as ov
+def logits_only(model):
+    """`model` as a module of one tensor in (`pixel_values`), the logits out: what graph exporters (OpenVINO's
+    converter, ONNX) trace, since the Hugging Face model returns an output object."""
     import torch
 
     class Logits(torch.nn.Module):
@@ -124,9 +124,17 @@ def convert(model, example: np.ndarray):
         def forward(self, pixel_values):
             return self.inner(pixel_values=pixel_values).logits
 
+    return Logits(model)
+
+
+def convert(model, example: np.ndarray):
+    """The torch VideoMAE as an OpenVINO model: `pixel_values` (B, T, 3, H, W) float32, any B -> logits (B, 2)."""
+    import openvino as ov
+    import torch
+
     with torch.no_grad():
         return ov.convert_model(
-            Logits(model.eval()), example_input=torch.as_tensor(example[:1]),
+            logits_only(model.eval()), example_input=torch.as_tensor(example[:1]),
             input=[ov.PartialShape([-1, *example.shape[1:]])],
         )  # fmt: skip
 

@@ -193,16 +193,18 @@ def decide(
     p_video = float(video_scores(table).p_fake.iloc[0])
     faces = []
     for face_index in sorted({c.face_index for c in clips}):
-        own = [(c, float(s)) for c, s in zip(clips, scores, strict=True) if c.face_index == face_index]
-        maps = None if relevance is None else [m for c, m in zip(clips, relevance, strict=True)
-                                               if c.face_index == face_index]  # fmt: skip
+        own = [i for i, c in enumerate(clips) if c.face_index == face_index]  # this person's clips, in time order
+        first = clips[own[0]]
         faces.append(
             FaceResult(
                 face_index=face_index,
-                p_fake=float(np.mean([s for _, s in own])),
-                face_size=float(np.median([c.face_size for c, _ in own])),
-                timeline=[_timeline_entry(c, s, maps[i] if maps is not None else None) for i, (c, s) in enumerate(own)],
-                thumbnail=own[0][0].pixels[len(own[0][0].pixels) // 2],
+                p_fake=float(np.mean([float(scores[i]) for i in own])),
+                face_size=float(np.median([clips[i].face_size for i in own])),
+                timeline=[
+                    _timeline_entry(clips[i], float(scores[i]), None if relevance is None else relevance[i])
+                    for i in own
+                ],
+                thumbnail=first.pixels[len(first.pixels) // 2],
             )
         )
     verdict = "fake" if p_video >= threshold else "real"

@@ -12,7 +12,7 @@ from zenml.client import Client
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from deepfake_detection.config import ClipParams
+from deepfake_detection.config import ClipParams, model_geometry
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.progress import Progress
 from deepfake_detection.registry import is_demo_model, resolve_model_folder
@@ -41,7 +41,7 @@ def score_batch(
     """Every video through extract -> score -> decide on Ray; bad files become rows with their error."""
     folder, provenance = resolve_model_folder(config.model)
     _, info = Detector.read_meta(folder)
-    geometry = config.model_geometry or info.get("clip_geometry", info.get("clip_params", {}))
+    geometry = config.model_geometry or model_geometry(info) or {}
     params = ClipParams.for_model(geometry, config.clips_per_video, config.faces)
     logger.info("scoring with %s (%s), backend %s", provenance.get("model"), provenance.get("source"),
                 Detector.backend_of(folder, info))  # fmt: skip
