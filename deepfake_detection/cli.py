@@ -226,6 +226,13 @@ def import_main(argv: Sequence[str]) -> int:
     )
     args = p.parse_args(argv)
     _project_env()
+    from zenml.utils import source_utils
+
+    # The checkout root holds `pipelines/`, `steps/` and the package: without a `.zen` marker ZenML would take
+    # this module's folder as the source root and record `modeling.detector` for the artifacts, unloadable later.
+    source_utils.set_custom_source_root(str(REPO))
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     from deepfake_detection.modeling.import_checkpoint import CheckpointError, run_import
 
     try:
