@@ -262,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "serve":  # the BentoML service on 127.0.0.1:3000, as `make serve`
         return _run_tool([str(bin_dir / "bentoml"), "serve", "serving.service:DeepfakeDetection", *rest])
     if command == "monitor":  # drift of the logged requests, as `make monitor`
+        if not (REPO / ".zen").exists():  # the source-root marker `make` creates; without it ZenML warns
+            subprocess.call(
+                [str(bin_dir / "zenml"), "init"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         return _run_tool(
             [
                 str(bin_dir / "zenml"),
