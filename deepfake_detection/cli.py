@@ -121,7 +121,7 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
 
 def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, progress=None) -> list[dict]:
     """One `/detect`-shaped answer per file (`file` added; an unreadable file gets `error` and `reason`)."""
-    from deepfake_detection.scoring.analyze import analyze_video, classify_error
+    from deepfake_detection.scoring.analyze import analyze_video, error_reason
 
     answers = []
     for i, video in enumerate(videos):
@@ -130,10 +130,8 @@ def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, p
             answer = {"file": _display(video), **verdict.as_dict(thumbnails=True), "model": scorer.model}
             answer["video"].pop("path", None)
         except Exception as exc:  # a bad file is a row, never a failed run; a bug is still a row but says so
-            status = classify_error(exc)
             message = str(exc).replace(f"{video}: ", "").replace(str(video), "the file")
-            answer = {"file": _display(video), "error": message, "model": scorer.model,
-                      "reason": status[1] if status else f"error: {type(exc).__name__}"}  # fmt: skip
+            answer = {"file": _display(video), "error": message, "model": scorer.model, "reason": error_reason(exc)}
         answers.append(answer)
         if progress:
             progress(i + 1, len(videos), str(video))

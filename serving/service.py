@@ -203,7 +203,7 @@ class DeepfakeDetection:
             await self._receive_upload(request, path)
             extracted = await self._extract(path, started)
             t0 = time.monotonic()
-            pixels = np.stack([c.pixels for c in extracted.clips]) if extracted.clips else None  # (N, T, H, W, 3)
+            pixels = extracted.pixels()
             scores = await self._score(pixels)
             extracted.timings["model_s"] = time.monotonic() - t0
             relevance = None

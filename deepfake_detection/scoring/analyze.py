@@ -98,6 +98,13 @@ def classify_error(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
+def error_reason(exc: BaseException) -> str:
+    """The reason a row records for a video that could not be analysed: the service's (e.g. `unreadable`), or
+    `error: <type>` for an exception that is a bug rather than a bad video."""
+    status = classify_error(exc)
+    return status[1] if status else f"error: {type(exc).__name__}"
+
+
 def jpeg_base64(image: np.ndarray, side: int = 112, quality: int = 85) -> str:
     from PIL import Image
 
@@ -115,6 +122,10 @@ class ExtractedVideo:
     reasons: list[str]
     timings: dict
     features: dict | None = None  # drift features, when asked for
+
+    def pixels(self) -> np.ndarray | None:
+        """The clips stacked for the model, uint8 (N, T, H, W, 3); None when there is no clip."""
+        return np.stack([c.pixels for c in self.clips]) if self.clips else None
 
 
 def extract_video(
@@ -253,12 +264,11 @@ def analyze_video(
     """
     extracted = extract_video(path, params, limits, face_detector)
     t0 = time.monotonic()
-    clips = extracted.clips
-    pixels = np.stack([c.pixels for c in clips]) if clips else None
-    scores = np.asarray(scorer.score(pixels)) if clips else np.zeros(0)
+    pixels = extracted.pixels()
+    scores = np.asarray(scorer.score(pixels)) if pixels is not None else np.zeros(0)
     extracted.timings["model_s"] = time.monotonic() - t0
     relevance = None
-    if explain and clips:
+    if explain and pixels is not None:
         t0 = time.monotonic()
         relevance = np.asarray(scorer.explain(pixels))
         extracted.timings["explain_s"] = time.monotonic() - t0

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deepfake_detection.config import ClipParams, FaceParams
 from deepfake_detection.media.probe import VideoLimits
-from deepfake_detection.scoring.analyze import classify_error, decide, extract_video
+from deepfake_detection.scoring.analyze import decide, error_reason, extract_video
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi", ".ts", ".mpg", ".mpeg", ".flv", ".gif"}
 COLUMNS = [
@@ -122,8 +122,7 @@ def score_videos(
                 if isinstance(extracted, BaseException) or not extracted.clips:
                     rows[i] = _row(paths[i], extracted, None, model, provenance)
                 else:
-                    clips = np.stack([c.pixels for c in extracted.clips])
-                    scoring[scorer.score.remote(clips)] = (i, extracted)
+                    scoring[scorer.score.remote(extracted.pixels())] = (i, extracted)
                     continue
             else:
                 i, extracted = scoring.pop(ref)
@@ -140,10 +139,9 @@ def _row(path: str, extracted, scores, model: dict, provenance: dict) -> dict:
     base = {"path": path, "threshold": model["threshold"], "backend": model["backend"],
             "model": provenance.get("model", ""), "model_version": provenance.get("version", "")}  # fmt: skip
     if isinstance(extracted, BaseException):
-        status = classify_error(extracted)
         return {**base, "verdict": None, "p_fake": None, "persons": 0, "faces": "[]", "clip_scores": "[]",
                 "reasons": "[]", "error": str(extracted), "timings": "{}",
-                "error_reason": status[1] if status else f"error: {type(extracted).__name__}"}  # fmt: skip
+                "error_reason": error_reason(extracted)}  # fmt: skip
     verdict = decide(extracted, scores if scores is not None else np.zeros(0), model["threshold"])
     answer = verdict.as_dict()
     return {
