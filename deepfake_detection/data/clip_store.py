@@ -201,6 +201,21 @@ def extract_catalog_ray(
     return outcome_tables(rows, outcomes)
 
 
+def extract_catalog_with(
+    engine: str,
+    catalog: pd.DataFrame,
+    store: ClipStore,
+    progress: Callable[[int, int, str, bool], None] | None = None,
+    address: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run config's `engine`: "ray" (`extract_catalog_ray`, at `address`) or "local" (`extract_catalog`)."""
+    if engine == "ray":
+        return extract_catalog_ray(catalog, store, progress=progress, address=address)
+    if engine == "local":
+        return extract_catalog(catalog, store, progress=progress)
+    raise ValueError(f"unknown extraction engine {engine!r}; use ray or local")
+
+
 def _video_outcome_task(row: dict, store: ClipStore) -> dict:
     import cv2
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from deepfake_detection.data.clip_store import ClipStore
 from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.evaluation.metrics import bootstrap_auc, grouped_metrics, save_plots, video_scores
 from deepfake_detection.modeling.detector import Detector
@@ -37,11 +38,13 @@ class Evaluation(BaseModel):
         return pd.DataFrame(rows)[cols]
 
 
-def score_table(detector: Detector, dataset: ClipDataset, table: pd.DataFrame, batch_size: int = 16) -> np.ndarray:
-    """p(fake) for every stored clip of `table`, in order."""
+def score_table(
+    detector: Detector, clips_from: ClipDataset | ClipStore, table: pd.DataFrame, batch_size: int = 16
+) -> np.ndarray:
+    """p(fake) for every stored clip of `table`, in order, read from a dataset or straight from a clip store."""
     out = []
     for i in range(0, len(table), batch_size):
-        clips = np.stack([np.asarray(dataset.load_clip(p)) for p in table.clip_path.iloc[i : i + batch_size]])
+        clips = np.stack([np.asarray(clips_from.load_clip(p)) for p in table.clip_path.iloc[i : i + batch_size]])
         out.append(detector.score(clips, batch_size))
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 

@@ -9,7 +9,7 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from deepfake_detection.config import DataConfig
-from deepfake_detection.data.clip_store import ClipStore, extract_catalog, extract_catalog_ray
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog_with
 from deepfake_detection.data.contracts import ContractReport
 from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.progress import Progress
@@ -33,10 +33,7 @@ def extract_clips(
         report(done, total, video_id)
 
     report = Progress("extract clips", len(video_catalog), logger)
-    if config.engine == "ray":
-        clips, failures = extract_catalog_ray(video_catalog, store, progress=progress, address=config.ray_address)
-    else:
-        clips, failures = extract_catalog(video_catalog, store, progress=progress)
+    clips, failures = extract_catalog_with(config.engine, video_catalog, store, progress, config.ray_address)
     logger.info("%d clips, %d failures, %d videos reused from %s", len(clips), len(failures), cached, store.root)
     for reason, n in failures["reason"].str.split(":").str[0].value_counts().items():
         logger.info("  %d x %s", n, reason)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
 from deepfake_detection.config import ClipParams, model_geometry
-from deepfake_detection.data.clip_store import ClipStore, extract_catalog, extract_catalog_ray, load_clip
+from deepfake_detection.data.clip_store import ClipStore, extract_catalog_with
 from deepfake_detection.datasets.sources import load_catalog
 from deepfake_detection.evaluation.cross_dataset import CrossEvalConfig, add_to_card, metrics_rows, render, video_table
+from deepfake_detection.evaluation.report import score_table
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.progress import Progress
 from deepfake_detection.registry import resolve_model_folder
@@ -56,17 +56,10 @@ def evaluate_test_sets(
     usable = test_catalog.reset_index(drop=True)
     report = Progress("extract test clips", len(usable), logger)
     progress = lambda done, total, video, cached: report(done, total, video)  # noqa: E731
-    if config.engine == "ray":
-        clips, failures = extract_catalog_ray(usable, store, progress, config.ray_address)
-    else:
-        clips, failures = extract_catalog(usable, store, progress=progress)
+    clips, failures = extract_catalog_with(config.engine, usable, store, progress, config.ray_address)
     logger.info("%d clips from %d videos, %d failures; scoring with %s (%s)", len(clips), len(usable),
                 len(failures), provenance.get("model"), detector.backend)  # fmt: skip
-    scores = []
-    for i in range(0, len(clips), 16):
-        batch = np.stack([np.asarray(load_clip(store.root, p)) for p in clips.clip_path.iloc[i : i + 16]])
-        scores.append(detector.score(batch))
-    clips = clips.assign(p_fake=np.concatenate(scores) if scores else [])
+    clips = clips.assign(p_fake=score_table(detector, store, clips) if not clips.empty else [])
     clips = clips.merge(usable[["video_id", "dataset"]], on="video_id", how="left")
     rows = []
     for name, catalog in usable.groupby("dataset", sort=False):
