@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deepfake_detection.media.encode import decode_frames, encode_h264
+
 JPEG_QUALITY = 95
 H264_CRF = 12
 ZSTD_LEVEL = 3
@@ -86,31 +88,14 @@ def _jpeg_decode(data: bytes) -> np.ndarray:
 
 
 def _h264_encode(clip: np.ndarray) -> bytes:
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = clip.shape[2], clip.shape[1], "yuv444p"
-        stream.options = {"crf": str(H264_CRF), "preset": "medium", "tune": "film", "threads": "1"}
-        for frame in clip:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        container.mux(stream.encode(None))
-    return buf.getvalue()
-
-
-def _h264_decode(data: bytes) -> np.ndarray:
-    import av
-
-    with av.open(io.BytesIO(data), "r") as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    return encode_h264(clip, H264_CRF, "yuv444p", "medium", tune="film")
 
 
 FORMATS: dict[str, ClipFormat] = {
     "npy": ClipFormat("npy", ".npy", _npy_encode, _npy_decode, lossless=True),
     "zstd": ClipFormat("zstd", ".npy.zst", _zstd_encode, _zstd_decode, lossless=True),
     "jpeg": ClipFormat("jpeg", ".jpg.npz", _jpeg_encode, _jpeg_decode, lossless=False),
-    "h264": ClipFormat("h264", ".mp4", _h264_encode, _h264_decode, lossless=False),
+    "h264": ClipFormat("h264", ".mp4", _h264_encode, decode_frames, lossless=False),
 }
 
 

@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepfake_detection.media.encode import decode_frames, encode_h264
+
 
 class AugmentParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -52,18 +54,7 @@ def augment_clip(clip: np.ndarray, params: AugmentParams, rng: np.random.Generat
 
 def reencode_clip(clip: np.ndarray, crf: int) -> np.ndarray:
     """The clip through libx264 (yuv420p, one GOP) at `crf` and back: uint8 (T, H, W, 3) of the same shape."""
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
-        for frame in clip:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        container.mux(stream.encode(None))
-    with av.open(io.BytesIO(buf.getvalue()), "r") as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    return decode_frames(encode_h264(clip, crf, "yuv420p", "veryfast"))
 
 
 def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
