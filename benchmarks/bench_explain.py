@@ -8,10 +8,10 @@ this machine's CPU. Prints a table; no assertion (speed goals live here, not in 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from bench import median_time  # the benchmarks' one timer: median of repeats after a warm-up
 
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.explain import heatmap_png
@@ -25,16 +25,6 @@ SIZES = {
 }  # fmt: skip
 
 
-def timed(fn, repeats: int = 2) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clips", type=int, default=4)
@@ -46,10 +36,10 @@ def main() -> None:
     for name, scratch in SIZES.items():
         model, processor = build_model(ModelParams(scratch=scratch, dropout=0.0), 16, 224)
         detector = Detector(model.eval(), processor)
-        score = timed(lambda d=detector: d.score_reference(clips, batch_size=4)) / args.clips
-        explain = timed(lambda d=detector: d.explain(clips)) / args.clips
+        score = median_time(lambda d=detector: d.score_reference(clips, batch_size=4), repeats=2) / args.clips
+        explain = median_time(lambda d=detector: d.explain(clips), repeats=2) / args.clips
         relevance = detector.explain(clips[:1])[0].mean(axis=0)
-        png = timed(lambda r=relevance: heatmap_png(clips[0, 8], r), repeats=5) * 1000
+        png = median_time(lambda r=relevance: heatmap_png(clips[0, 8], r), repeats=5) * 1000
         print(f"{name:40} {score:13.3f} {explain:15.3f} {explain / score:14.2f} {png:7.1f}")
 
 

@@ -23,7 +23,7 @@ def last_table(version: str) -> pd.DataFrame | None:
     """The table of the last cross-evaluation run of `version:N` (None when there was none)."""
     runs = Client().list_pipeline_runs(pipeline_name="deepfake_cross_evaluation", sort_by="desc:created", size=50)
     for run in runs.items:
-        if run.config.parameters and run.config.parameters.get("config", {}).get("model") in (f"version:{version}",):
+        if run.config.parameters and run.config.parameters.get("config", {}).get("model") == f"version:{version}":
             return run.steps["evaluate_test_sets"].outputs["cross_evaluation"][0].load()
     return None
 

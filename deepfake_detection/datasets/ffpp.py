@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.datasets.catalog import catalog_from_entries, hashed_split
+from deepfake_detection.datasets.catalog import SPLIT_FRACTIONS, catalog_from_entries, hashed_split
 from deepfake_detection.media.probe import VideoLimits
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ SPLITS = ("train", "val", "test")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 ORIGINAL = "original"
 # DeepFakeDetection actors have no official split: actor ids are hashed into these fractions.
-ACTOR_SPLIT_FRACTIONS = {"train": 0.72, "val": 0.14, "test": 0.14}
+ACTOR_SPLIT_FRACTIONS = SPLIT_FRACTIONS
 
 _YOUTUBE_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
 _ACTORS_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)__(?P<scene>.+?)(__[A-Z0-9]+)?$")
