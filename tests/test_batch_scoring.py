@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 import video_factory as vf
+from tiny_models import tiny_detector
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.media.probe import VideoLimits
 from deepfake_detection.modeling.detector import Detector
-from deepfake_detection.modeling.model import ModelParams, build_model
 from deepfake_detection.scoring.analyze import analyze_video
 from deepfake_detection.scoring.batch import list_videos, score_videos
 
@@ -23,11 +23,7 @@ PARAMS = ClipParams(size=64, clips_per_video=3, faces=vf.PHONE_FACES)
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
-    model, processor = build_model(
-        ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                             "intermediate_size": 64}), num_frames=16, image_size=64)  # fmt: skip
-    info = {"trained_on": "nothing (test)", "clip_geometry": PARAMS.geometry().model_dump()}
-    return Detector(model.eval(), processor, 0.5, info).save(tmp_path_factory.mktemp("model"))
+    return tiny_detector(PARAMS).save(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

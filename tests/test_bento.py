@@ -27,18 +27,12 @@ MODEL = "deepfake-videomae"  # the model bentofile.yaml declares, as `latest`
 
 def export_tiny_model(threshold: float) -> str:
     """A tiny untrained VideoMAE exported like the pipeline exports (into $BENTOML_HOME); its tag."""
+    from tiny_models import tiny_detector
+
     from deepfake_detection.config import ClipParams
-    from deepfake_detection.modeling.detector import Detector
-    from deepfake_detection.modeling.model import ModelParams, build_model
     from deepfake_detection.registry import export_to_bentoml
 
-    model, processor = build_model(
-        ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                             "intermediate_size": 64}), num_frames=16, image_size=64)  # fmt: skip
-    geometry = ClipParams(size=64, clips_per_video=2, faces=vf.PHONE_FACES).geometry().model_dump()
-    info = {"trained_on": "nothing (untrained test model, NOT FaceForensics++)", "base_model": "from-scratch:test",
-            "clip_geometry": geometry}  # fmt: skip
-    detector = Detector(model.eval(), processor, threshold=threshold, info=info)
+    detector = tiny_detector(ClipParams(size=64, clips_per_video=2, faces=vf.PHONE_FACES), threshold)
     return export_to_bentoml(detector, "test model", {"stage": "production", "zenml_model_version": "3"}, name=MODEL)
 
 

@@ -15,24 +15,14 @@ import requests
 import torch
 import video_factory as vf
 import yaml
+from tiny_models import TINY_SCRATCH, tiny_detector
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.explain import rollout, tubelet_relevance
 from deepfake_detection.modeling.import_checkpoint import CheckpointError, fake_index
-from deepfake_detection.modeling.model import ModelParams, build_model
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+TINY = {**TINY_SCRATCH, "num_hidden_layers": 2}  # two layers: rollout has something to multiply
 CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, faces=vf.PHONE_FACES)
-
-
-def tiny_detector(threshold: float = 0.5) -> Detector:
-    model, processor = build_model(ModelParams(scratch=TINY), num_frames=16, image_size=64)
-    info = {
-        "trained_on": "nothing (untrained test model, NOT FaceForensics++)",
-        "clip_geometry": CLIP_PARAMS.geometry().model_dump(),
-    }
-    return Detector(model.eval(), processor, threshold, info)
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -75,7 +65,7 @@ def test_rollout_equals_the_full_matrix_product():
 
 
 def test_heatmaps_have_the_tubelet_grid_and_leave_the_model_as_it_was():
-    detector = tiny_detector()
+    detector = tiny_detector(CLIP_PARAMS, layers=2)
     clips = np.random.default_rng(0).integers(0, 255, (3, 16, 64, 64, 3), dtype=np.uint8)
     before = detector.score(clips)
     relevance = detector.explain(clips)
@@ -115,7 +105,7 @@ def test_an_unlabelled_two_output_head_is_refused():
 @pytest.fixture(scope="module")
 def scoring_setup(carphone, small_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    detector = tiny_detector()
+    detector = tiny_detector(CLIP_PARAMS, layers=2)
     model_dir = detector.save(root / "model")
     videos = root / "videos"
     (videos / "nested").mkdir(parents=True)

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tiny_models import tiny_detector
 from zenml_runs import run_pipeline
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.evaluation.cross_dataset import add_to_card, metrics_rows, video_table
-from deepfake_detection.modeling.detector import Detector
-from deepfake_detection.modeling.model import ModelParams, build_model
 
 pytestmark = pytest.mark.slow
 
 
 def test_cross_evaluation_pipeline_on_the_demo_set(small_demo, repo_root, tmp_path):
-    model, processor = build_model(ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1,
-                                                        "num_attention_heads": 2, "intermediate_size": 64}),
-                                   num_frames=16, image_size=224)  # fmt: skip
-    info = {"trained_on": "nothing (test)", "clip_geometry": ClipParams().geometry().model_dump()}
-    folder = Detector(model.eval(), processor, 0.5, info).save(tmp_path / "model", card="---\n{}\n---\n# card\n")
+    folder = tiny_detector(ClipParams()).save(tmp_path / "model", card="---\n{}\n---\n# card\n")
     config = {
         "model": str(folder),
         "test_sets": [

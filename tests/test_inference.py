@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tiny_models import tiny_detector
 from video_factory import PHONE_FACES
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.datasets.demo import write_video
 from deepfake_detection.media.probe import VideoError, VideoLimitError, VideoLimits
 from deepfake_detection.media.reader import VideoReader
-from deepfake_detection.modeling.detector import Detector
-from deepfake_detection.modeling.model import ModelParams, build_model
 from deepfake_detection.scoring.analyze import analyze_video
 
 PARAMS = ClipParams(clips_per_video=3, size=64, faces=PHONE_FACES)
@@ -19,10 +18,7 @@ PARAMS = ClipParams(clips_per_video=3, size=64, faces=PHONE_FACES)
 
 @pytest.fixture(scope="module")
 def detector():
-    model, processor = build_model(
-        ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                             "intermediate_size": 64}), num_frames=16, image_size=64)  # fmt: skip
-    return Detector(model.eval(), processor, threshold=0.5)
+    return tiny_detector(PARAMS)
 
 
 def test_carphone_gets_a_verdict_timeline_and_faces(carphone, detector):

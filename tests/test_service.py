@@ -17,11 +17,11 @@ import video_factory as vf
 from browser import ARGS, ARTIFACTS, CHROMIUM, chromium_page
 from hard_inputs import EXPECTED, HARD
 from PIL import Image
+from tiny_models import tiny_detector
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.media.probe import probe
 from deepfake_detection.modeling.detector import Detector
-from deepfake_detection.modeling.model import ModelParams, build_model
 from deepfake_detection.monitoring.request_log import RequestLog
 from deepfake_detection.registry import export_to_bentoml
 from deepfake_detection.scoring.analyze import analyze_video
@@ -35,12 +35,7 @@ MAX_UPLOAD = 2_000_000
 @pytest.fixture(scope="module")
 def served_model():
     """A tiny untrained VideoMAE exported like the pipeline exports: enough to check the plumbing, not skill."""
-    model, processor = build_model(
-        ModelParams(scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                             "intermediate_size": 64}), num_frames=16, image_size=64)  # fmt: skip
-    info = {"trained_on": "nothing (untrained test model, NOT FaceForensics++)", "base_model": "from-scratch:test",
-            "clip_geometry": CLIP_PARAMS.geometry().model_dump()}  # fmt: skip
-    detector = Detector(model.eval(), processor, threshold=0.5, info=info)
+    detector = tiny_detector(CLIP_PARAMS)
     export_to_bentoml(detector, "test model", {"stage": "production", "zenml_model_version": "7"}, name=MODEL)
     return detector
 
