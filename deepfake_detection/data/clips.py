@@ -10,7 +10,7 @@ each clip window (`faces.tracking`) and linked across windows into persons (`fac
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +21,7 @@ from deepfake_detection.faces.crops import crop_faces, square_crop_box
 from deepfake_detection.faces.detectors import FaceDetector, detect_keyframes, working_scale
 from deepfake_detection.faces.persons import TrackObservation, link_persons
 from deepfake_detection.faces.tracking import FaceTrack, track_faces
-from deepfake_detection.media.probe import VideoError
-from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.media.reader import VideoReader, Window
 
 
 @dataclass
@@ -47,11 +46,17 @@ class Clip:
 
 @dataclass(frozen=True)
 class ClipFailure:
-    """A clip window (or a whole video, `clip_index` None) that produced no clip, or a face left out, and why."""
+    """A clip window (or a whole video, `clip_index` None) that produced no clip, or a face left out, and why.
+
+    `code`: a short reason (`no_face`, `face_too_small`, `over_cap`, `frames_lost` (the window moved past lost
+    frames), `window_lost` (no window could be read there), `too_short`);
+    `reason`: one sentence for a person (no path, no decoder text).
+    """
 
     clip_index: int | None
     stage: str
     reason: str
+    code: str = ""
 
 
 def make_detector(faces: FaceParams) -> FaceDetector:
@@ -87,23 +92,26 @@ def extract_clips(
     detector: FaceDetector,
     before_each_clip: Callable[[], None] | None = None,
     timings: dict[str, float] | None = None,
-    on_window: Callable[[int, np.ndarray], None] | None = None,
+    on_window: Callable[[Window], None] | None = None,
+    stored: Collection[int] = (),
 ) -> tuple[list[Clip], list[ClipFailure]]:
     """All clips of one opened video: a list of clips and a list of the windows (or faces) that gave none.
 
-    A video shorter than one clip, a window without a face and a face smaller than `faces.min_face_px` are
-    reported, never padded or dropped silently. `before_each_clip` may raise to stop early (the service's
+    Windows are read by the reader's decode plan; a window with a lost frame is moved forward past it
+    (`VideoReader.windows`). A video shorter than one clip, a window without a face, a face smaller than
+    `faces.min_face_px` and a face beyond the `faces.max_faces` largest of its window are reported (`face_counts`
+    sums them up), never padded or dropped silently. `before_each_clip` may raise to stop early (the service's
     deadline). `timings` (when given) accumulates seconds spent decoding frames (`decode_s`) and finding,
-    tracking, linking and cropping faces (`faces_s`). `on_window(start_frame, frames)` sees each window's
-    decoded upright frames (N, H, W, 3) once, so other measurements need no second decode.
+    tracking, linking and cropping faces (`faces_s`). `on_window(window)` sees each window as read once, with
+    the stored pictures of the indices in `stored`, so other measurements need no second decode.
     """
     timings = timings if timings is not None else {}
     timings.setdefault("decode_s", 0.0)
     timings.setdefault("faces_s", 0.0)
     starts = plan_clip_starts(reader.num_frames, params)
     if not starts:
-        reason = f"too short: {reader.num_frames} frames, a clip needs {clip_span(params)}"
-        return [], [ClipFailure(None, "plan", reason)]
+        reason = f"the video is too short: {reader.num_frames} frames, a clip needs {clip_span(params)}"
+        return [], [ClipFailure(None, "plan", reason, "too_short")]
     faces = params.faces
     scale = working_scale(reader.info.height, reader.info.width, detector.min_face_px, faces.min_face_px,
                           faces.base_side)  # fmt: skip
@@ -111,32 +119,41 @@ def extract_clips(
     observations: list[TrackObservation] = []
     failures: list[ClipFailure] = []
     keys = keyframe_positions(params)
-    for clip_index, start in enumerate(starts):
+    windows = reader.windows([[s + i * params.stride for i in range(params.clip_len)] for s in starts], stored=stored)
+    for clip_index in range(len(starts)):
         if before_each_clip is not None:
             before_each_clip()
-        indices = [start + i * params.stride for i in range(params.clip_len)]
         t0 = time.monotonic()
-        try:
-            frames = reader.get(indices)
-        except VideoError as exc:
-            failures.append(ClipFailure(clip_index, "decode", str(exc)))
+        window = next(windows)
+        timings["decode_s"] += time.monotonic() - t0
+        if window.lost:
+            code = "frames_lost" if window.indices is not None else "window_lost"
+            failures.append(ClipFailure(clip_index, "decode", _lost_sentence(reader, window), code))
+        if window.indices is None:
             continue
-        finally:
-            timings["decode_s"] += time.monotonic() - t0
         if on_window is not None:
-            on_window(start, frames)
+            on_window(window)
         t0 = time.monotonic()
+        frames, indices = window.frames, window.indices
         detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
         tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
         large = [t for t in tracks if t.face_size >= faces.min_face_px]
-        for track in tracks:
-            if track.face_size < faces.min_face_px:
-                reason = f"face too small: {track.face_size:.0f} px across, clips need {faces.min_face_px:.0f}"
-                failures.append(ClipFailure(clip_index, "faces", reason))
+        failures.extend(
+            ClipFailure(clip_index, "faces", f"a face {t.face_size:.0f} px across is smaller than the "
+                        f"{faces.min_face_px:.0f} px a clip needs", "face_too_small")
+            for t in tracks if t.face_size < faces.min_face_px
+        )  # fmt: skip
+        failures.extend(
+            ClipFailure(clip_index, "faces", f"a face beyond the {faces.max_faces} largest of its clip window was "
+                        "not analysed", "over_cap")
+            for _ in large[faces.max_faces :]
+        )  # fmt: skip
         if not tracks:
             seen = sum(1 for boxes in detections.values() if boxes)
-            failures.append(ClipFailure(clip_index, "faces", f"no face: detected on {seen} of {len(keys)} key frames"))
-        h, w = frames.shape[1:3]
+            failures.append(
+                ClipFailure(clip_index, "faces", f"no face: detected on {seen} of {len(keys)} key frames", "no_face")
+            )
+        h, w = frames[0].shape[:2]
         for track in large[: faces.max_faces]:
             pixels = crop_faces(frames, track.boxes, params.size, params.margin)
             middle = _middle_keyframe(track)
@@ -149,7 +166,7 @@ def extract_clips(
                 Clip(
                     clip_index=clip_index,
                     face_index=-1,  # the person id, set once every window is seen
-                    start_frame=start,
+                    start_frame=indices[0],
                     frame_indices=indices,
                     crop_boxes=[square_crop_box(b, w, h, params.margin) for b in track.boxes],
                     face_size=track.face_size,
@@ -165,6 +182,47 @@ def extract_clips(
         clip.face_index = person
     timings["faces_s"] += time.monotonic() - t0
     return clips, failures
+
+
+def _lost_sentence(reader: VideoReader, window: Window) -> str:
+    when = f"{reader.time_s(window.lost[0]):.2f} s"
+    n = len(window.lost)
+    read = "read just after them" if window.indices is not None else "not analysed: no whole clip nearby decodes"
+    return f"{n} frame{'s' if n > 1 else ''} near {when} could not be decoded (damaged data); the window was {read}"
+
+
+@dataclass(frozen=True)
+class FaceCounts:
+    """How many faces a video showed and how many were analysed (what an answer says of its persons).
+
+    `analysed`: persons with scored clips; `seen`: at least this many different people were seen (the larger
+    of the persons analysed and the most faces found at once in a clip window); `too_small` and `over_cap`:
+    the most faces in one window left out as smaller than a clip needs or beyond the per-window cap.
+    """
+
+    seen: int
+    analysed: int
+    too_small: int
+    over_cap: int
+
+    @classmethod
+    def of(cls, clips: list[Clip], failures: list[ClipFailure]) -> FaceCounts:
+        windows: dict[int, dict[str, int]] = {}
+        for clip in clips:
+            windows.setdefault(clip.clip_index, {}).setdefault("analysed", 0)
+            windows[clip.clip_index]["analysed"] += 1
+        for failure in failures:
+            if failure.code in ("face_too_small", "over_cap") and failure.clip_index is not None:
+                counts = windows.setdefault(failure.clip_index, {})
+                counts[failure.code] = counts.get(failure.code, 0) + 1
+        most = max((sum(c.values()) for c in windows.values()), default=0)
+        analysed = len({c.face_index for c in clips})
+        return cls(
+            seen=max(analysed, most),
+            analysed=analysed,
+            too_small=max((c.get("face_too_small", 0) for c in windows.values()), default=0),
+            over_cap=max((c.get("over_cap", 0) for c in windows.values()), default=0),
+        )
 
 
 def _middle_keyframe(track: FaceTrack) -> int:

@@ -24,13 +24,16 @@ def square_crop_box(box: Box, frame_width: int, frame_height: int, margin: float
     return x0_i, y0_i, x0_i + side_i, y0_i + side_i
 
 
-def crop_faces(frames: np.ndarray, boxes: list[Box], size: int = 224, margin: float = 1.3) -> np.ndarray:
-    """Crop each frame around its box and resize to `size` x `size` (PIL bilinear): uint8 (N, size, size, 3).
+def crop_faces(
+    frames: np.ndarray | list[np.ndarray], boxes: list[Box], size: int = 224, margin: float = 1.3
+) -> np.ndarray:
+    """Crop each frame (H, W, 3) around its box and resize to `size` x `size` (PIL bilinear): uint8
+    (N, size, size, 3).
 
     The region is sliced from the array before PIL sees it (the same pixels as cropping in PIL, without
     copying a whole 4K frame per crop).
     """
-    h, w = frames.shape[1:3]
+    h, w = frames[0].shape[:2]
     out = np.empty((len(frames), size, size, 3), dtype=np.uint8)
     for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
         x0, y0, x1, y1 = square_crop_box(box, w, h, margin)

@@ -1,66 +1,113 @@
-"""Choose the video stream of a file and measure its facts from that stream.
+"""Choose the video stream of a file and measure its facts from that stream, as a viewer would see it.
 
 Container headers lie or are missing in files people really send: an AVI that claims 360 frames and holds
 120, a browser's MediaRecorder WebM with no duration at all, an MP4 whose first "video" stream is a cover
-picture. So the probe (PyAV) chooses the stream on purpose and measures what it reports from it:
+picture, an MP4 trimmed by stream copy that still holds the frames before the cut. So the probe (PyAV,
+FFmpeg's demuxers restricted to video containers: `media.formats`) chooses the stream on purpose and measures
+what it reports from it:
 
 - stream choice: attached pictures (cover art, thumbnails) are skipped; among the rest the stream marked
   `default` wins, else the one with the most pixels, else the first;
 - frame count, presentation timestamps, duration, frame rate and bitrate come from demuxing that stream's
-  packets (no decoding; ~1 ms for a 10 s 1080p file), not from headers;
-- rotation (the display matrix phones write) and decodability come from decoding its first frame, so
-  width and height are those of the upright picture, and a codec nothing here can decode is named.
+  packets (no decoding; ~1 ms for a 10 s 1080p file), not from headers. Packets an edit list hides (the
+  lead-in of a trimmed MP4, flagged `discard` by FFmpeg) are not frames of the video: they are decoded only to
+  reach the first shown frame;
+- joined recordings (an MPEG-TS whose clock restarts): the timestamps are cut into segments where they jump
+  back (or, in formats that allow discontinuities, forward by more than a second) and the segments are laid
+  end to end, so times are monotonic and the count is right; the number of jumps is reported;
+- rotation (the display matrix phones write), the sample aspect ratio (non-square pixels: DV, HDV, some
+  broadcast) and decodability come from decoding the first frame, so `width` and `height` are those of the
+  upright, square-pixel picture a player shows, and a codec nothing here can decode is named.
 
-Times are seconds of presentation time from the first frame: the first frame is at 0.0 whatever the
+Times are seconds of presentation time from the first shown frame: the first frame is at 0.0 whatever the
 stream's start time (which is reported as `start_s`).
+
+Errors carry a short `code`, a sentence a person reads (`message`: no path, no decoder text) and, for logs,
+the path and the decoder's own words (`detail`); `str(error)` is "path: message".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from deepfake_detection.media.formats import OPEN_OPTIONS, described
+
+TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: the format allows timestamp discontinuities (MPEG-TS, MPEG-PS, FLV)
+# Containers whose timestamps do not identify frames: AVI numbers packets in decode order (packed B-frames get
+# each other's numbers), so there the decoder's output order is the presentation order.
+COUNTED_CONTAINERS = ("avi",)
 
 
 class VideoError(Exception):
-    """A file that cannot be used as a video; the message says which file and why."""
+    """A file that cannot be used as a video.
+
+    `code`: a short reason (`unreadable`, `empty`, ...); `message`: one sentence for a person, naming no path;
+    `detail`: the decoder's own words, for logs only; `str(error)`: "path: message".
+    """
+
+    code = "unreadable"
+
+    def __init__(self, path: str | Path, message: str, detail: str | None = None, code: str | None = None) -> None:
+        self.path, self.message, self.detail = str(path), message, detail
+        if code is not None:
+            self.code = code
+        super().__init__(f"{path}: {message}")
 
 
 class VideoLimitError(VideoError):
     """A readable video that exceeds a configured limit (size, duration, frames or pixels)."""
 
+    code = "over_limit"
+
 
 class NoVideoStream(VideoError):
     """A readable container without a video stream (audio only, subtitles, data, only a cover picture)."""
+
+    code = "no_video_stream"
 
 
 class UnsupportedCodec(VideoError):
     """A video stream whose codec no decoder here can decode; the message names the codec."""
 
+    code = "unsupported_codec"
+
 
 class VideoLimits(BaseModel):
-    """Bounds checked before any frame past the first is decoded, so one huge upload cannot exhaust memory."""
+    """Bounds checked before any frame past the first is decoded, so one huge upload cannot exhaust memory.
+
+    The work per video is bounded by the clip windows, not by its length (`media.reader` seeks where that is
+    cheaper), so duration and frame limits only bound the probe's index (~16 bytes per frame).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_bytes: int = 2_000_000_000
-    max_duration_s: float = 3600.0
-    max_frames: int = 200_000
-    max_pixels: int = 3840 * 2160
+    max_duration_s: float = 6 * 3600.0
+    max_frames: int = 1_000_000
+    max_pixels: int = Field(3840 * 2160, description="pixels of a stored frame (what the decoder allocates)")
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     """Facts of the one video stream that is analysed, all measured on that stream.
 
-    `width`/`height` are of the upright picture (after `rotation`); `rotation` is the display rotation in
-    degrees counter-clockwise that turns the stored pixels upright (0, 90, 180 or 270); `frame_count`,
-    `duration_s`, `fps` and `bitrate` (bits/s of the video stream) are measured from its packets;
-    `start_s` is the first frame's presentation time in the container; `decoder` is what decoded the frames
-    ("decord" or "pyav"; empty from a bare probe).
+    `width`/`height`: the picture a player shows (sample aspect ratio applied, then `rotation`), which is what
+    every box and crop refers to; `coded_width`/`coded_height`: the stored picture; `sample_aspect_ratio`:
+    the shape of a stored pixel ("4:3": 4 units wide for 3 high); `rotation`: display rotation in degrees
+    counter-clockwise that turns the stored pixels upright (0, 90, 180 or 270); `frame_count`, `duration_s`,
+    `fps` and `bitrate` (bits/s of the video stream) are measured from its shown packets; `start_s` is the
+    first shown frame's presentation time in the container; `timestamps`: "container" when frames are known by
+    their timestamps, "decode order" where the container's are not trustworthy (AVI) or absent (raw streams);
+    `discontinuities`: where the timestamps jump (joined recordings); `hidden_frames`: frames stored before or
+    after what an edit list shows; `decoder`: what decoded the frames.
     """
 
     path: str
@@ -77,28 +124,73 @@ class VideoInfo:
     rotation: int = 0
     start_s: float = 0.0
     stream_index: int = 0
-    decoder: str = ""
+    decoder: str = "pyav"
+    coded_width: int = 0
+    coded_height: int = 0
+    sample_aspect_ratio: str = "1:1"
+    timestamps: str = "container"
+    discontinuities: int = 0
+    hidden_frames: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the square-pixel picture before rotation: what a stored frame is scaled to."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
 
 @dataclass(frozen=True)
 class StreamIndex:
-    """Per-frame timing of the chosen stream in presentation order (what the reader seeks and times by).
+    """Per-frame timing of the chosen stream in presentation order (what the reader seeks, times and matches by).
 
-    `pts`: presentation timestamps in `time_base` units, sorted; `times_s`: seconds from the first frame;
-    `keyframe_pts`: timestamps of the key frames a decoder can start from; `frame_end_s`: when the last frame
-    stops showing.
+    `pts`: presentation timestamps in `time_base` units, sorted within each segment; `segment`: the segment of
+    each frame (0 unless the timestamps jump); `times_s`: seconds from the first frame, monotonic over the
+    segments; `keyframes`: presentation indices of the key frames a decoder can start from; `frame_end_s`:
+    when the last frame stops showing; `trusted`: timestamps identify frames (else frames are counted in the
+    decoder's output order).
     """
 
     stream_index: int
     time_base: float
     pts: np.ndarray
+    segment: np.ndarray
     times_s: np.ndarray
-    keyframe_pts: np.ndarray
+    keyframes: np.ndarray
     frame_end_s: float
-    has_pts: bool = True
+    trusted: bool = True
+    segments: int = 1
+
+    @property
+    def seekable(self) -> bool:
+        """Whether a timestamp names one frame, so that a seek can be checked (one segment, trusted times)."""
+        return self.trusted and self.segments == 1
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[int, int], int]:
+        return {(int(s), int(p)): i for i, (s, p) in enumerate(zip(self.segment, self.pts, strict=True))}
+
+    def lookup(self, segment: int, pts: int | None) -> int | None:
+        """The presentation index of the frame with timestamp `pts` in `segment`, or None."""
+        return None if pts is None else self._by_key.get((segment, int(pts)))
+
+    def keyframe_at_or_before(self, index: int) -> int:
+        """The last key frame at or before presentation index `index` (0 when none is known)."""
+        pos = int(np.searchsorted(self.keyframes, index, side="right")) - 1
+        return int(self.keyframes[pos]) if pos >= 0 else 0
+
+
+@dataclass
+class _Packets:
+    """What demuxing the stream found, in decode order (shown packets only)."""
+
+    stamps: list[int | None] = field(default_factory=list)
+    dts: list[int | None] = field(default_factory=list)
+    keys: list[bool] = field(default_factory=list)
+    durations: list[int] = field(default_factory=list)
+    bytes: int = 0
+    hidden: int = 0
 
 
 def choose_video_stream(container):
@@ -136,46 +228,54 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
     """`probe`, plus the stream's per-frame index for a reader (one demux pass serves both)."""
     path = Path(path)
     if not path.is_file():
-        raise VideoError(f"{path}: no such file")
+        raise VideoError(path, "no such file", code="missing")
     size = path.stat().st_size
     if size == 0:
-        raise VideoError(f"{path}: empty file (0 bytes)")
+        raise VideoError(path, "the file is empty (0 bytes)", code="empty")
     if limits is not None and size > limits.max_bytes:
-        raise VideoLimitError(f"{path}: file is {size} bytes, over the limit of {limits.max_bytes}")
-    container = _open(path)
+        raise VideoLimitError(path, f"the file is {size} bytes, over the limit of {limits.max_bytes}")
+    container = open_container(path)
     try:
         stream = choose_video_stream(container)
         if stream is None:
-            what = "only a cover picture" if container.streams.video else "audio-only or data file"
-            raise NoVideoStream(f"{path}: no video stream ({what})")
+            what = "it holds only a cover picture" if container.streams.video else "it holds only audio or data"
+            raise NoVideoStream(path, f"no video stream: {what}")
         ctx = stream.codec_context
         if ctx is None:
-            raise UnsupportedCodec(f"{path}: video stream {stream.index} is in a codec FFmpeg does not recognise")
-        coded_w, coded_h = int(ctx.width or 0), int(ctx.height or 0)
-        if coded_w <= 0 or coded_h <= 0:
-            raise VideoError(f"{path}: video stream has no frame size")
-        if limits is not None and coded_w * coded_h > limits.max_pixels:
+            raise UnsupportedCodec(path, f"video stream {stream.index} is in a codec FFmpeg does not recognise")
+        if limits is not None and int(ctx.width or 0) * int(ctx.height or 0) > limits.max_pixels:
             raise VideoLimitError(
-                f"{path}: {coded_w}x{coded_h} is over the limit of {limits.max_pixels} pixels per frame"
+                path, f"{ctx.width}x{ctx.height} is over the limit of {limits.max_pixels} pixels per frame"
             )
+        first = _first_frame(path, container, stream)
+        coded_w, coded_h = int(first.width), int(first.height)
+        if coded_w <= 0 or coded_h <= 0:
+            raise VideoError(path, "the video stream has no frame size")
         header_rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-        header_fps = float(header_rate) if header_rate else 0.0
-        rotation = _rotation(_first_frame(path, container, stream))
         facts = {
-            "container": str(container.format.name),
+            "container": str(container.format.name).split(",")[0],
             "codec": str(ctx.codec.canonical_name or ctx.name),  # "av1", not the decoder's "libdav1d"
             "pixel_format": str(stream.format.name if stream.format else ctx.pix_fmt or "unknown"),
             "header_bitrate": int(stream.bit_rate or container.bit_rate or 0),
+            "discontinuous": bool(int(container.format.flags) & TS_DISCONT),
+            "sar": _sample_aspect_ratio(stream),
+            "rotation": _rotation(first),
         }
         stream_index = stream.index
     finally:
         container.close()
-    container = _open(path)  # a fresh demuxer from the start: the first decode consumed packets
+    container = open_container(path)  # a fresh demuxer from the start: the first decode consumed packets
     try:
-        index, video_bytes = _measure_packets(path, container, container.streams[stream_index], header_fps)
+        packets = _demux(path, container, container.streams[stream_index])
+        time_base = float(container.streams[stream_index].time_base or 0)
     finally:
         container.close()
-    width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    header_fps = float(header_rate) if header_rate else 0.0
+    trusted = facts["container"] not in COUNTED_CONTAINERS
+    index = _index(path, stream_index, time_base, packets, header_fps, facts["discontinuous"], trusted)
+    sar, rotation = facts["sar"], facts["rotation"]
+    shown_w = max(1, round(coded_w * float(sar)))
+    width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     n = len(index.pts)
     duration = index.frame_end_s
     fps = (n - 1) / float(index.times_s[-1]) if n > 1 and index.times_s[-1] > 0 else header_fps
@@ -189,101 +289,163 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
         fps=fps,
         frame_count=n,
         duration_s=float(duration),
-        bitrate=int(video_bytes * 8 / duration) if duration > 0 else facts["header_bitrate"],
+        bitrate=int(packets.bytes * 8 / duration) if duration > 0 else facts["header_bitrate"],
         file_size=size,
         rotation=rotation,
-        start_s=float(index.pts[0] * index.time_base) if index.has_pts else 0.0,
+        start_s=float(index.pts[0] * index.time_base),
         stream_index=stream_index,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        sample_aspect_ratio=f"{sar.numerator}:{sar.denominator}",
+        timestamps="container" if index.trusted else "decode order",
+        discontinuities=index.segments - 1,
+        hidden_frames=packets.hidden,
     )
     if limits is not None:
         check_limits(info, limits)
     return info, index
 
 
-def _open(path: Path):
+def open_container(path: str | Path):
+    """The file opened by FFmpeg with only video-container demuxers and the file protocol (`media.formats`)."""
     import av
 
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), options=dict(OPEN_OPTIONS), metadata_errors="ignore")
     except Exception as exc:  # PyAV raises many FFmpeg error subclasses
-        raise VideoError(f"{path}: not a readable video container ({type(exc).__name__}: {exc})") from exc
+        raise VideoError(
+            path,
+            f"not a video file this service reads (accepted containers: {described()})",
+            detail=f"{type(exc).__name__}: {exc}",
+            code="unreadable",
+        ) from exc
 
 
 def check_limits(info: VideoInfo, limits: VideoLimits) -> None:
     """Raise `VideoLimitError` naming the first limit that `info` exceeds."""
     if info.duration_s > limits.max_duration_s:
         raise VideoLimitError(
-            f"{info.path}: duration {info.duration_s:.1f}s is over the limit of {limits.max_duration_s:.0f}s"
+            info.path, f"the video lasts {info.duration_s:.1f}s, over the limit of {limits.max_duration_s:.0f}s"
         )
     if info.frame_count > limits.max_frames:
-        raise VideoLimitError(f"{info.path}: {info.frame_count} frames is over the limit of {limits.max_frames}")
-    if info.width * info.height > limits.max_pixels:
+        raise VideoLimitError(info.path, f"{info.frame_count} frames is over the limit of {limits.max_frames}")
+    coded = info.coded_width * info.coded_height
+    if coded > limits.max_pixels:
         raise VideoLimitError(
-            f"{info.path}: {info.width}x{info.height} is over the limit of {limits.max_pixels} pixels per frame"
+            info.path,
+            f"{info.coded_width}x{info.coded_height} is over the limit of {limits.max_pixels} pixels per frame",
         )
+    if info.width * info.height > 2 * max(limits.max_pixels, coded):  # non-square pixels widen the picture
+        raise VideoLimitError(
+            info.path, f"its non-square pixels ({info.sample_aspect_ratio}) make the picture {info.width}x{info.height}"
+            f", over twice the limit of {limits.max_pixels} pixels per frame",
+        )  # fmt: skip
 
 
-def _measure_packets(path: Path, container, stream, header_fps: float) -> tuple[StreamIndex, int]:
-    """Demux the stream (no decoding): its frames' timestamps, key frames and bytes.
+def _demux(path: Path, container, stream) -> _Packets:
+    """Demux the stream (no decoding): its shown packets' timestamps, key flags and bytes, in decode order.
 
-    A packet without a presentation timestamp falls back to its decode timestamp; a stream with neither
-    (raw elementary streams) is timed by the header frame rate. A read error part-way (a truncated file)
-    ends the index there: what was demuxed is what a decoder can reach.
+    A read error part-way (a truncated file) ends the list there: what was demuxed is what a decoder can reach.
     """
-    time_base = float(stream.time_base) if stream.time_base else 0.0
-    stamps: list[int | None] = []
-    keys: list[int | None] = []
-    durations: list[int] = []
-    total = 0
+    found = _Packets()
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # the demuxer's end-of-stream flush packet
                 continue
-            stamp = packet.pts if packet.pts is not None else packet.dts
-            stamps.append(stamp)
-            durations.append(int(packet.duration or 0))
-            if packet.is_keyframe:
-                keys.append(stamp)
-            total += packet.size
+            if packet.is_discard:  # before (or after) what the edit list shows: decoded, never shown
+                found.hidden += 1
+                continue
+            found.stamps.append(packet.pts if packet.pts is not None else packet.dts)
+            found.dts.append(packet.dts)
+            found.keys.append(bool(packet.is_keyframe))
+            found.durations.append(int(packet.duration or 0))
+            found.bytes += packet.size
     except Exception as exc:
-        if not stamps:
-            raise VideoError(f"{path}: no video packet could be read ({type(exc).__name__}: {exc})") from exc
-    if not stamps:
-        raise VideoError(f"{path}: video stream holds no frames")
+        if not found.stamps:
+            raise VideoError(
+                path, "no video packet could be read", detail=f"{type(exc).__name__}: {exc}", code="unreadable"
+            ) from exc
+    if not found.stamps:
+        raise VideoError(path, "the video stream holds no frames", code="no_frames")
+    return found
+
+
+def _index(
+    path: Path, stream_index: int, time_base: float, packets: _Packets, header_fps: float, discontinuous: bool,
+    trusted: bool,
+) -> StreamIndex:  # fmt: skip
+    """The presentation-order index of the demuxed packets (see `StreamIndex`)."""
     step = 1.0 / header_fps if header_fps > 0 else 0.0
-    has_pts = time_base > 0 and all(s is not None for s in stamps)
-    if has_pts:
-        pts = np.sort(np.asarray(stamps, dtype=np.int64))
-        times = (pts - pts[0]).astype(np.float64) * time_base
-        keyframes = np.sort(np.asarray([k for k in keys if k is not None], dtype=np.int64))
-        last = max(durations[int(np.argmax(stamps))] * time_base, 0.0)
-        if last <= 0:
-            diffs = np.diff(times)
-            last = float(np.median(diffs)) if len(diffs) else step
-    else:  # no timestamps: frames are numbered and timed by the nominal rate
+    has_pts = time_base > 0 and all(s is not None for s in packets.stamps)
+    if not has_pts:  # no timestamps (raw streams): frames are numbered and timed by the nominal rate
         if step <= 0:
-            raise VideoError(f"{path}: video stream has neither timestamps nor a frame rate")
-        pts = np.arange(len(stamps), dtype=np.int64)
-        times = pts * step
-        keyframes = np.zeros(1, dtype=np.int64)
-        last = step
-    end = float(times[-1] + (last if math.isfinite(last) else 0.0))
-    index = StreamIndex(stream.index, time_base, pts, times, keyframes, end, has_pts)
-    return index, total
+            raise VideoError(path, "the video stream has neither timestamps nor a frame rate", code="no_timing")
+        n = len(packets.stamps)
+        pts = np.arange(n, dtype=np.int64)
+        keys = np.flatnonzero(np.asarray(packets.keys)) if any(packets.keys) else np.zeros(1, dtype=np.int64)
+        return StreamIndex(stream_index, 0.0, pts, np.zeros(n, dtype=np.int64), pts * step, keys, n * step, False)
+    stamps = np.asarray(packets.stamps, dtype=np.int64)
+    order_key = np.asarray([d if d is not None else s for d, s in zip(packets.dts, packets.stamps, strict=True)])
+    jump = max(1.0, 30 * step) / time_base if discontinuous else math.inf
+    cuts = np.flatnonzero((np.diff(order_key) < 0) | (np.diff(order_key) > jump)) + 1
+    bounds = [0, *cuts.tolist(), len(stamps)]
+    pts_parts, seg_parts, time_parts, key_sets = [], [], [], []
+    offset, first_index = 0.0, 0
+    for seg, (lo, hi) in enumerate(pairwise(bounds)):
+        order = np.argsort(stamps[lo:hi], kind="stable")
+        seg_pts = stamps[lo:hi][order]
+        seg_times = offset + (seg_pts - seg_pts[0]).astype(np.float64) * time_base
+        keys_here = np.flatnonzero(np.asarray(packets.keys[lo:hi])[order]) + first_index
+        pts_parts.append(seg_pts)
+        seg_parts.append(np.full(len(seg_pts), seg, dtype=np.int64))
+        time_parts.append(seg_times)
+        key_sets.append(keys_here)
+        last = _last_duration(packets.durations[lo:hi], stamps[lo:hi], seg_times, time_base, step)
+        offset = float(seg_times[-1] + last)
+        first_index += len(seg_pts)
+    keyframes = np.concatenate(key_sets) if key_sets else np.zeros(0, dtype=np.int64)
+    return StreamIndex(
+        stream_index, time_base, np.concatenate(pts_parts), np.concatenate(seg_parts), np.concatenate(time_parts),
+        keyframes.astype(np.int64), offset, trusted, len(bounds) - 1,
+    )  # fmt: skip
+
+
+def _last_duration(durations: list[int], stamps: np.ndarray, times: np.ndarray, time_base: float, step: float) -> float:
+    """How long the last frame of a segment shows: its packet's duration, else the median frame step."""
+    last = max(durations[int(np.argmax(stamps))] * time_base, 0.0)
+    if last <= 0:
+        diffs = np.diff(times)
+        last = float(np.median(diffs)) if len(diffs) else step
+    return last if math.isfinite(last) else 0.0
 
 
 def _first_frame(path: Path, container, stream):
-    """Decode the stream's first frame: proves a decoder exists and carries the display rotation."""
+    """Decode the stream's first frame: proves a decoder exists and carries the display rotation and size."""
     import av
 
+    name = stream.codec_context.name
     try:
         for frame in container.decode(stream):
             return frame
     except av.error.DecoderNotFoundError as exc:
-        raise UnsupportedCodec(f"{path}: no decoder here for the video codec {stream.codec_context.name}") from exc
+        raise UnsupportedCodec(path, f"no decoder here for the video codec {name}") from exc
     except Exception as exc:
-        raise VideoError(f"{path}: the {stream.codec_context.name} stream cannot be decoded ({exc})") from exc
-    raise VideoError(f"{path}: the {stream.codec_context.name} stream decodes to no frame")
+        raise VideoError(
+            path, f"the {name} video stream cannot be decoded", detail=f"{type(exc).__name__}: {exc}"
+        ) from exc
+    raise VideoError(path, f"the {name} video stream decodes to no frame", code="no_frames")
+
+
+def _sample_aspect_ratio(stream) -> Fraction:
+    """The stored pixel's shape: the container's value (MP4 `pasp`, Matroska display size) over the codec's."""
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        try:
+            sar = Fraction(value) if value is not None else Fraction(0)
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if 0.1 <= sar <= 10 and sar != 0:
+            return sar
+    return Fraction(1)
 
 
 def _rotation(frame) -> int:

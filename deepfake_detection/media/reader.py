@@ -1,59 +1,255 @@
-"""The one reader of video: upright RGB frames by index, with true presentation times.
+"""The one reader of video: upright, square-pixel RGB frames as a viewer sees them, read by a decode plan.
 
-Every path that looks at pixels (the data pipeline, serving, batch scoring, drift features) opens videos here,
+Every path that looks at pixels (the data pipeline, serving, batch scoring, drift features) reads videos here,
 so every fact reported about a video comes from the stream whose frames were analysed (`media.probe`).
 
-Two decoders, one answer:
+What a viewer sees, frame by frame:
 
-- decord is the fast path (`get_batch` seeks to and decodes only the requested frames). It is used when it
-  opens the file and agrees with the probe: the same frame count and the same upright frame size (decord
-  applies the display rotation itself and picks the same "best" stream as FFmpeg).
-- PyAV decodes everything else (AV1, VP8/VP9 WebM, live WebM without an index, AVI with odd headers, GIF): it
-  seeks to the key frame before the first wanted frame, decodes forward and keeps the wanted frames,
-  matched by presentation timestamp, then applies the display rotation with `np.rot90`.
+- only the frames an edit list shows, numbered from the first shown frame (the probe's index);
+- frames matched by their timestamps where the container's identify them, else (AVI, raw streams) counted in
+  the decoder's output order, which is presentation order (packed B-frames in Xvid AVIs carry each other's
+  numbers); across the joins of a recording whose clock restarts, segment by segment;
+- non-square pixels scaled to square ones and the display rotation applied, so boxes and crops refer to the
+  picture a player shows; a frame whose size changes mid-stream (a browser recording when the phone turns) is
+  fitted into the first frame's picture with its own shape kept (black bars), and the change is recorded;
+- a damaged packet costs its own frame only: decoding goes on, and the frames that never came out are
+  counted (`stats.lost`); a damaged (concealed) picture counts as lost, never analysed.
 
-Both convert YUV to RGB with FFmpeg's swscale; the difference between them on H.264 is bounded by a test.
-Frame times never come from the decoder: they are the probe's measured presentation times, seconds from the
-first frame.
+The decode plan (`windows`): the frames wanted come in windows (a clip's 16 frames). Between windows the
+reader either decodes on, skipping frames that no other frame depends on (FFmpeg's `skip_frame=nonref`), or
+seeks to the key frame before the next window, whichever decodes fewer frames by the key-frame positions the
+probe measured: one sequential pass for a 10 s phone video with two key frames, a seek per window for an
+hour-long film. A seek is checked (it must land at or before the window) and a file where seeks land late is
+read on without seeking. Only the frames used are converted to RGB, and a frame is held only until the last
+window that uses it has been handed out, so memory is bounded by one window at any resolution.
+
+PyAV (FFmpeg) is the only decoder: decord, measured frame by frame, returned wrong frames without an error on
+edit lists, joined MPEG-TS, MPEG-PS and Xvid AVI, and decoding per window was slower than this plan on long
+GOPs (see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import bisect
+from collections import deque
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from deepfake_detection.media.probe import StreamIndex, VideoError, VideoInfo, VideoLimits, probe_stream
+from deepfake_detection.media.probe import StreamIndex, VideoError, VideoInfo, VideoLimits, open_container, probe_stream
 
-BACKENDS = ("auto", "decord", "pyav")
+SEEK_COST_FRAMES = 4.0  # a seek (demuxer reset, decoder flush) costs about as much as decoding this many frames
+SKIPPED_FRAME_COST = 0.6  # a frame passed over between windows, relative to a decoded one (B-frames are skipped)
+MAX_SHIFT_WINDOWS = 2  # a window with a lost frame moves forward by at most this many window lengths
+
+
+@dataclass
+class DecodeStats:
+    """What reading cost and what it could not read, for the answer's `video` facts and the benchmarks.
+
+    `lost`: indices of wanted frames the decoder passed without producing a picture (damaged packets);
+    `size_changes`: (time s, width, height) where the stored frame size changed; `shifted_windows`: windows
+    moved past lost frames.
+    """
+
+    frames_decoded: int = 0
+    frames_converted: int = 0
+    seeks: int = 0
+    packets_failed: int = 0
+    lost: set[int] = field(default_factory=set)
+    size_changes: list[tuple[float, int, int]] = field(default_factory=list)
+    shifted_windows: int = 0
+
+    @property
+    def plan(self) -> str:
+        return "one pass" if self.seeks == 0 else f"{self.seeks} seek{'s' if self.seeks > 1 else ''}"
+
+
+@dataclass
+class Window:
+    """One requested window of frames, as read.
+
+    `requested`: the frame indices asked for; `indices`: those read (`requested` moved forward by `shift` past
+    lost frames), None when no such run could be read; `frames`: upright square-pixel RGB uint8 (H, W, 3), one
+    per index; `luma`: for indices asked for in `windows(stored=...)`, the luma of the stored picture (coded
+    size, not rotated; float32 on the 0-255 scale), where block artefacts sit on the codec's grid
+    (`stored_luma`); `lost`: requested frames that could not be decoded.
+    """
+
+    requested: list[int]
+    indices: list[int] | None
+    frames: list[np.ndarray]
+    shift: int = 0
+    lost: list[int] = field(default_factory=list)
+    luma: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def stored_luma(frame, convert=None) -> np.ndarray:
+    """The luma of a decoded frame in its stored grid as float32 on the 0-255 scale (H, W).
+
+    From the decoder's Y plane where the frame has one (limited-range video luma 16-235 stretched to 0-255,
+    as the RGB conversion does); from BT.601 RGB otherwise (RGB and palette codecs).
+    """
+    fmt = frame.format
+    first = fmt.components[0]
+    if fmt.name.startswith(("yuv", "nv12", "nv21", "gray")) and first.plane == 0 and first.bits <= 16:
+        plane = frame.planes[0]
+        dtype = np.dtype(np.uint8) if first.bits <= 8 else np.dtype("<u2")
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+        y = rows[:, : plane.width].astype(np.float32) * np.float32(1 / (1 << max(first.bits - 8, 0)))
+        full = fmt.name.startswith(("yuvj", "gray")) or int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
+        return y if full else (y - 16.0) * np.float32(255 / 219)
+    rgb = (convert or _Converter(1))(frame).astype(np.float32)
+    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+
+
+class _LandedLate(Exception):
+    """A seek put the decoder after the frame it was meant to reach."""
+
+
+class _Decoder:
+    """One demuxer and decoder on the analysed stream: (presentation index, frame) in presentation order."""
+
+    def __init__(self, path: str, index: StreamIndex, frame_count: int, threads: int, stats: DecodeStats) -> None:
+        self._path, self._index, self._n, self._threads, self._stats = path, index, frame_count, threads, stats
+        self._container = None
+        self.restart()
+
+    def restart(self) -> None:
+        """Back to the first frame (a fresh demuxer: seeking to 0 is not possible in every file)."""
+        self.close()
+        self._container = open_container(self._path)
+        self._stream = self._container.streams[self._index.stream_index]
+        self._stream.thread_type = "AUTO"
+        self._stream.codec_context.thread_count = self._threads
+        self._reset(position=-1)
+
+    def _reset(self, position: int) -> None:
+        self._packets = self._container.demux(self._stream)
+        self._pending: deque = deque()
+        self.position = position  # the last index handed out
+        self._assigned = position  # the last index given to a decoded frame (frames wait in `_pending`)
+        self.exhausted = False
+        self._segment, self._last_pts = 0, None
+        self._seek_target: int | None = None
+        self._lost_packets: set[int] = set()
+
+    def seek(self, target: int) -> None:
+        """To the key frame at or before `target`; the next frames are checked to land at or before it."""
+        key = self._index.keyframe_at_or_before(target)
+        self._container.seek(int(self._index.pts[key]), stream=self._stream, backward=True, any_frame=False)
+        self._reset(position=key - 1)
+        self._seek_target = target
+        self._stats.seeks += 1
+
+    def next(self, skippable) -> tuple[int, object] | None:
+        """The next shown frame (index, av.VideoFrame), or None at the end of the stream.
+
+        `skippable(index)`: whether the frame of a packet need not be produced (it is then skipped when nothing
+        refers to it). Raises `_LandedLate` when a checked seek landed after its target.
+        """
+        while not self._pending:
+            if self.exhausted:
+                return None
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                self.exhausted = True
+                return None
+            except Exception:  # a demuxer error past the index (truncated tail): what came out is what there is
+                self.exhausted = True
+                continue
+            if packet.size and self._index.seekable:
+                index = self._index.lookup(0, packet.pts)
+                skip = index is not None and skippable(index)
+                self._stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+            try:
+                frames = packet.decode()
+            except Exception:  # a damaged packet costs its own frame; decoding goes on
+                if packet.size:
+                    self._stats.packets_failed += 1
+                    if not self._index.trusted and packet.pts is not None:
+                        lost = self._index.lookup(0, packet.pts)
+                        self._lost_packets.update([] if lost is None else [lost])
+                continue
+            for frame in frames:
+                index = self._assign(frame)
+                if index is not None and not frame.is_corrupt:
+                    self._pending.append((index, frame))
+        index, frame = self._pending.popleft()
+        self.position = index
+        if self._seek_target is not None:
+            target, self._seek_target = self._seek_target, None
+            if index > target:
+                raise _LandedLate(f"seek to frame {target} landed at {index}")
+        return index, frame
+
+    def _assign(self, frame) -> int | None:
+        """The presentation index of a decoded frame (see the module docstring), or None for one that is not
+        a shown frame of the index (or comes again after a seek)."""
+        index = self._index
+        if index.trusted:
+            pts = frame.pts
+            if index.segments > 1 and pts is not None and self._last_pts is not None and pts < self._last_pts:
+                self._segment = min(self._segment + 1, index.segments - 1)  # the clock restarted: the next part
+            found = index.lookup(self._segment, pts)
+            if found is None or found <= self._assigned:
+                return None
+            self._last_pts = pts
+        elif self._seek_target is not None and frame.pts is not None:  # counted, after a seek: the key frame's
+            found = index.lookup(0, frame.pts)
+            found = self._assigned + 1 if found is None else found
+        else:
+            found = self._assigned + 1
+            while found in self._lost_packets:
+                found += 1
+        if found >= self._n:
+            return None
+        self._assigned = found
+        return found
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class _Converter:
+    """YUV to RGB (and scaling) by FFmpeg's swscale through one reused context: a frame's own `to_ndarray`
+    builds a context per frame (~3 ms for 1080p here, against ~1 ms reused); `threads` slice it."""
+
+    def __init__(self, threads: int) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter, self._threads = VideoReformatter(), threads
+
+    def __call__(self, frame, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """uint8 (height, width, 3) RGB of `frame` (its own size when width/height are None)."""
+        scaled = {"width": width, "height": height, "interpolation": "BILINEAR"} if width else {}
+        return self._reformatter.reformat(frame, format="rgb24", threads=self._threads, **scaled).to_ndarray()
 
 
 class VideoReader:
-    """Random access to the upright RGB frames of the analysed stream of one file.
+    """The upright square-pixel RGB frames of the analysed stream of one file (see the module docstring).
 
-    `info` holds the facts (`info.decoder` names the decoder in use); `num_frames` equals
-    `info.frame_count`. Use as a context manager, or call `close()`, to release the file.
-
-    `threads`: decoder threads (0: as many as FFmpeg sees fit; 1 where processes already share the cores).
-    Raises `VideoError` (and its subclasses, see `media.probe`) when the file cannot be used.
+    `info` holds the facts, `stats` what reading cost and lost; `num_frames` equals `info.frame_count`. Use as a
+    context manager, or call `close()`, to release the file. `threads`: decoder threads (0: as many as FFmpeg
+    sees fit; 1 where processes already share the cores). Raises `VideoError` (and its subclasses, see
+    `media.probe`) when the file cannot be used.
     """
 
-    def __init__(
-        self, path: str | Path, limits: VideoLimits | None = None, backend: str = "auto", threads: int = 0
-    ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown video backend {backend!r}; use one of {BACKENDS}")
+    def __init__(self, path: str | Path, limits: VideoLimits | None = None, threads: int = 0) -> None:
         self.path = str(path)
-        info, self._index = probe_stream(path, limits)
+        self.info: VideoInfo
+        self.info, self._index = probe_stream(path, limits)
+        self.stats = DecodeStats()
         self._threads = threads
-        self._decord = None
-        self._container = None
-        if backend in ("auto", "decord"):
-            self._decord = _open_decord(self.path, info, self._index.times_s, threads)
-            if self._decord is None and backend == "decord":
-                raise VideoError(f"{self.path}: decord cannot read this stream as the probe measured it")
-        self.info: VideoInfo = replace(info, decoder="decord" if self._decord is not None else "pyav")
+        self._decoder: _Decoder | None = None
+        self._seeking = self._index.seekable
+        self._shape: tuple[int, int] | None = None
+        self._convert = _Converter(threads)
 
     @property
     def num_frames(self) -> int:
@@ -63,28 +259,8 @@ class VideoReader:
     def fps(self) -> float:
         return self.info.fps
 
-    def get(self, indices) -> np.ndarray:
-        """Frames at `indices` (presentation order, 0-based) as uint8 (N, H, W, 3) upright RGB.
-
-        Raises `VideoError` for an index outside the video or a frame that cannot be decoded.
-        """
-        indices = [int(i) for i in indices]
-        if not indices:
-            return np.zeros((0, self.info.height, self.info.width, 3), dtype=np.uint8)
-        bad = [i for i in indices if i < 0 or i >= self.num_frames]
-        if bad:
-            raise VideoError(f"{self.path}: frame indices {bad[:3]} outside 0..{self.num_frames - 1}")
-        try:
-            if self._decord is not None:
-                return self._decord.get_batch(indices).asnumpy()
-            return self._get_pyav(indices)
-        except VideoError:
-            raise
-        except Exception as exc:
-            raise VideoError(f"{self.path}: decoding frames {indices[0]}..{indices[-1]} failed ({exc})") from exc
-
     def time_s(self, index: int) -> float:
-        """Presentation time of frame `index` in seconds from the first frame."""
+        """Presentation time of frame `index` in seconds from the first shown frame."""
         return float(self._index.times_s[int(index)])
 
     def end_time_s(self, index: int) -> float:
@@ -94,11 +270,67 @@ class VideoReader:
             return float(self._index.times_s[index + 1])
         return float(self._index.frame_end_s)
 
+    def get(self, indices) -> np.ndarray:
+        """Frames at `indices` (presentation order, 0-based) as uint8 (N, H, W, 3) upright RGB.
+
+        Raises `VideoError` for an index outside the video or a frame that cannot be decoded.
+        """
+        indices = [int(i) for i in indices]
+        if not indices:
+            return np.zeros((0, self.info.height, self.info.width, 3), dtype=np.uint8)
+        wanted = sorted(set(indices))
+        frames = {w.indices[0]: w.frames[0] for w in self.windows([[i] for i in wanted], shift=False) if w.indices}
+        missing = [i for i in wanted if i not in frames]
+        if missing:
+            raise VideoError(
+                self.path, f"{len(missing)} of the {len(wanted)} frames asked for could not be decoded "
+                f"(the first at {self.time_s(missing[0]):.2f} s)", code="frames_lost",
+            )  # fmt: skip
+        return np.stack([frames[i] for i in indices])
+
+    def windows(
+        self, requested: Sequence[Sequence[int]], shift: bool = True, stored: Collection[int] = ()
+    ) -> Iterator[Window]:
+        """Each requested window of frame indices, read by the decode plan, in the order of their first frames.
+
+        `shift`: a window with a lost frame moves forward to the nearest run it can be read from (at most
+        `MAX_SHIFT_WINDOWS` window lengths, never past the next window's start or the video's end); without it
+        the window is handed out with `indices` None. `stored`: indices whose stored luma is also wanted
+        (`Window.luma`).
+        Raises `VideoError` for an index outside the video.
+        """
+        plan = sorted((list(map(int, w)) for w in requested if len(w)), key=lambda w: w[0])
+        bad = [i for w in plan for i in (w[0], w[-1]) if i < 0 or i >= self.num_frames]
+        if bad:
+            raise VideoError(self.path, f"frame {bad[0]} is outside 0..{self.num_frames - 1}", code="bad_index")
+        shifts = [self._max_shift(plan, k) if shift else 0 for k in range(len(plan))]
+        starts = [w[0] for w in plan]
+        ends = [w[-1] + s for w, s in zip(plan, shifts, strict=True)]
+        cache: dict[int, np.ndarray] = {}
+        kept: dict[int, np.ndarray] = {}
+        stored = set(stored)
+        state = {"current": 0, "lossy": False}
+
+        def needed(index: int) -> bool:
+            k = state["current"]
+            if index < starts[k]:
+                return False
+            last = bisect.bisect_right(starts, index) - 1  # windows starting at or before `index`
+            return any(index <= (ends[j] if state["lossy"] else plan[j][-1]) for j in range(k, last + 1))
+
+        for k, window in enumerate(plan):
+            state["current"] = k
+            yield self._read_window(window, shifts[k], cache, kept, stored, needed, state)
+            following = starts[k + 1] if k + 1 < len(plan) else self.num_frames
+            for index in [i for i in cache if i < following]:
+                del cache[index]
+            for index in [i for i in kept if i < following]:
+                del kept[index]
+
     def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-            self._container = None
-        self._decord = None
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -106,111 +338,94 @@ class VideoReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # PyAV path ----------------------------------------------------------------------------------------
+    # the decode plan -----------------------------------------------------------------------------------
 
-    def _get_pyav(self, indices: list[int]) -> np.ndarray:
-        wanted = sorted(set(indices))
-        if self._index.has_pts:
-            frames = self._decode_by_pts(wanted, seek=True)
-            if frames is None:  # no usable index (live WebM) or the seek landed late: from the start
-                frames = self._decode_by_pts(wanted, seek=False)
-        else:
-            frames = self._decode_counting(wanted)
-        missing = [i for i in wanted if i not in frames]
-        if missing:
-            raise VideoError(f"{self.path}: frames {missing[:3]} could not be decoded")
-        return np.stack([frames[i] for i in indices])
+    def _max_shift(self, plan: list[list[int]], k: int) -> int:
+        """How far window `k` may move forward: it must start before the next window and end in the video."""
+        window = plan[k]
+        following = plan[k + 1][0] if k + 1 < len(plan) else self.num_frames
+        return max(0, min(following - window[0] - 1, self.num_frames - 1 - window[-1], MAX_SHIFT_WINDOWS * len(window)))
 
-    def _decode_by_pts(self, wanted: list[int], seek: bool) -> dict[int, np.ndarray] | None:
-        """Wanted frames matched by timestamp; None when a seek did not land at or before the first one."""
-        index = self._index
-        by_pts = {int(index.pts[i]): i for i in wanted}
-        first_pts, last_pts = int(index.pts[wanted[0]]), int(index.pts[wanted[-1]])
-        container, stream = self._open_pyav(reopen=not seek)
-        if seek:
+    def _read_window(self, window, max_shift, cache, kept, stored, needed, state) -> Window:
+        decoder = self._decoder_at(window[0])
+        while True:
+            shift = self._fit(window, max_shift, cache, decoder.position, decoder.exhausted)
+            if shift is not None or decoder.exhausted or decoder.position >= window[-1] + max_shift:
+                break
             try:
-                container.seek(_keyframe_at_or_before(index, first_pts), stream=stream, backward=True)
-            except Exception:
-                return None
-        frames: dict[int, np.ndarray] = {}
-        decoded_any = False
-        for frame in container.decode(stream):
-            pts = frame.pts if frame.pts is not None else frame.dts
-            if pts is None:
+                got = decoder.next(lambda i: not needed(i))
+            except _LandedLate:
+                self._seeking = False  # this file's seeks cannot be trusted: read on from the start, in order
+                decoder.restart()
                 continue
-            if not decoded_any and pts > first_pts and seek:
+            if got is None:
+                continue
+            index, frame = got
+            self.stats.frames_decoded += 1
+            if needed(index):
+                cache[index] = self._picture(frame, index)
+                self.stats.frames_converted += 1
+            if index in stored:
+                kept[index] = stored_luma(frame, self._convert)
+        lost = [i for i in window if i not in cache and (i <= decoder.position or decoder.exhausted)]
+        if lost:
+            state["lossy"] = True
+            self.stats.lost.update(lost)
+        if shift is None:
+            return Window(window, None, [], 0, lost)
+        self.stats.shifted_windows += int(shift > 0)
+        indices = [i + shift for i in window]
+        luma = {i: kept[i] for i in indices if i in kept}
+        return Window(window, indices, [cache[i] for i in indices], shift, lost, luma)
+
+    @staticmethod
+    def _fit(window: list[int], max_shift: int, cache: dict, position: int, exhausted: bool) -> int | None:
+        """The smallest shift at which every frame of the window has been read; None while it may still come."""
+        for shift in range(max_shift + 1):
+            if window[-1] + shift > position and not exhausted:
                 return None
-            decoded_any = True
-            if pts in by_pts:
-                frames[by_pts[pts]] = self._upright(frame.to_ndarray(format="rgb24"))
-            if pts >= last_pts:
-                break
-        if seek and len(frames) < len(wanted):
-            return None
-        return frames
-
-    def _decode_counting(self, wanted: list[int]) -> dict[int, np.ndarray]:
-        """Streams without timestamps: decode from the start and count frames."""
-        container, stream = self._open_pyav(reopen=True)
-        targets, frames = set(wanted), {}
-        for position, frame in enumerate(container.decode(stream)):
-            if position in targets:
-                frames[position] = self._upright(frame.to_ndarray(format="rgb24"))
-            if position >= wanted[-1]:
-                break
-        return frames
-
-    def _open_pyav(self, reopen: bool):
-        import av
-
-        if self._container is None or reopen:
-            if self._container is not None:
-                self._container.close()
-            self._container = av.open(self.path, metadata_errors="ignore")
-            stream = self._container.streams[self._index.stream_index]
-            stream.thread_type = "AUTO"
-            stream.codec_context.thread_count = self._threads
-        return self._container, self._container.streams[self._index.stream_index]
-
-    def _upright(self, rgb: np.ndarray) -> np.ndarray:
-        turns = self.info.rotation // 90
-        return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
-
-
-def _keyframe_at_or_before(index: StreamIndex, pts: int) -> int:
-    keys = index.keyframe_pts
-    if len(keys) == 0:
-        return int(index.pts[0])
-    pos = int(np.searchsorted(keys, pts, side="right")) - 1
-    return int(keys[max(pos, 0)])
-
-
-def _open_decord(path: str, info: VideoInfo, times_s: np.ndarray, threads: int):
-    """decord's reader when it reads the same stream as the probe measured, else None.
-
-    Same stream means the same frame count, the same upright frame size and the same frame times (first,
-    middle and last frame within half a frame of the measured ones).
-    """
-    import decord
-
-    try:
-        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
-        if len(reader) != info.frame_count:
-            return None
-        if tuple(reader[0].shape[:2]) != (info.height, info.width):
-            return None
-        if not _same_times(reader, times_s, info.fps):
-            return None  # decord seeks by its own timestamps: wrong ones mean wrong frames
-        reader.seek(0)
-        return reader
-    except Exception:
+            if all(i + shift in cache for i in window):
+                return shift
         return None
 
+    def _decoder_at(self, target: int) -> _Decoder:
+        """The decoder, positioned to read `target` next: decoding on or seeking, whichever costs less."""
+        if self._decoder is None:
+            self._decoder = _Decoder(self.path, self._index, self.num_frames, self._threads, self.stats)
+        decoder = self._decoder
+        if decoder.position >= target - 1 or decoder.exhausted or not self._seeking:
+            return decoder  # the target comes next, an earlier overlapping window read past it, or no seeking
+        key = self._index.keyframe_at_or_before(target)
+        gap = target - decoder.position - 1
+        if key > decoder.position + 1 and (target - key) + SEEK_COST_FRAMES < SKIPPED_FRAME_COST * gap:
+            try:
+                decoder.seek(target)
+            except Exception:  # a file that cannot seek (no index): read on
+                self._seeking = False
+                decoder.restart()
+        return decoder
 
-def _same_times(reader, times_s: np.ndarray, fps: float) -> bool:
-    tolerance = 0.5 / fps if fps > 0 else 0.02
-    origin = float(reader.get_frame_timestamp(0)[0])
-    for i in {0, len(times_s) // 2, len(times_s) - 1}:
-        if abs(float(reader.get_frame_timestamp(i)[0]) - origin - float(times_s[i])) > tolerance:
-            return False
-    return True
+    def _picture(self, frame, index: int) -> np.ndarray:
+        """A decoded frame as the picture a player shows: square pixels, upright, the first frame's size."""
+        info = self.info
+        shown_w, shown_h = info.display_size
+        if (frame.width, frame.height) == (info.coded_width, info.coded_height):
+            same = (shown_w, shown_h) == (info.coded_width, info.coded_height)
+            rgb = self._convert(frame) if same else self._convert(frame, shown_w, shown_h)
+        else:
+            rgb = self._fitted(frame, index, shown_w, shown_h)
+        turns = info.rotation // 90
+        return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+    def _fitted(self, frame, index: int, shown_w: int, shown_h: int) -> np.ndarray:
+        """A frame of another size fitted into the first frame's picture with its own shape kept (bars)."""
+        if self._shape != (frame.width, frame.height):
+            self._shape = (frame.width, frame.height)
+            self.stats.size_changes.append((self.time_s(index), frame.width, frame.height))
+        sar = shown_w / self.info.coded_width
+        scale = min(shown_w / (frame.width * sar), shown_h / frame.height)
+        w, h = max(1, round(frame.width * sar * scale)), max(1, round(frame.height * scale))
+        canvas = np.zeros((shown_h, shown_w, 3), dtype=np.uint8)
+        x0, y0 = (shown_w - w) // 2, (shown_h - h) // 2
+        canvas[y0 : y0 + h, x0 : x0 + w] = self._convert(frame, w, h)
+        return canvas

@@ -10,6 +10,9 @@ metadata lies (a re-encode keeps a high bitrate but loses detail):
   1.49/1.52/1.55/1.72 from 1.42 for the original). It compares like with like only at native resolution.
 - `sharpness`: variance of the luma Laplacian, which falls with blur, downscaling and quantisation.
 
+Served uploads are measured on the luma plane the decoder produced in the stored grid (`media.reader`, scaled to
+0-255), which is what the codec quantised and what the RGB luma is computed from: no RGB conversion for it.
+
 Frames are sampled evenly (`n_frames`, default 4), so the cost is a few seeks and decodes per video.
 """
 
@@ -25,6 +28,7 @@ from deepfake_detection.media.probe import VideoInfo
 from deepfake_detection.media.reader import VideoReader
 
 BLOCK = 16
+MEASURED_REGION = (1920, 1088)  # (width, height) of the centre region measured in larger frames
 RESOLUTION_COLUMNS = ["width", "height", "pixels"]
 COMPRESSION_COLUMNS = ["bitrate", "bits_per_pixel", "blockiness"]
 NUMERIC_COLUMNS = [*RESOLUTION_COLUMNS, "fps", "duration_s", *COMPRESSION_COLUMNS, "sharpness", "face_size"]
@@ -33,39 +37,61 @@ FEATURE_COLUMNS = NUMERIC_COLUMNS + CATEGORICAL_COLUMNS
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB uint8 frame as float32."""
+    """BT.601 luma of an RGB uint8 frame as float32 (a 2-D array is taken to be luma already)."""
+    if frame.ndim == 2:
+        return frame.astype(np.float32, copy=False)
     rgb = frame.astype(np.float32)
     return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
 
 
 def blockiness(y: np.ndarray, block: int = BLOCK) -> float:
-    """Luma step across block edges relative to the step inside blocks (1.0: no block structure)."""
-    dh = np.abs(np.diff(y, axis=1))
-    dv = np.abs(np.diff(y, axis=0))
-    edge_h = np.zeros(dh.shape[1], dtype=bool)
+    """Luma step across block edges relative to the step inside blocks (1.0: no block structure).
+
+    Means of the absolute steps per column (horizontal steps) and per row (vertical steps), then over the
+    edge and the other columns/rows: every column has as many rows, so this equals the mean over the pixels.
+    """
+    dh = np.abs(np.diff(y, axis=1)).mean(axis=0)
+    dv = np.abs(np.diff(y, axis=0)).mean(axis=1)
+    edge_h = np.zeros(len(dh), dtype=bool)
     edge_h[block - 1 :: block] = True
-    edge_v = np.zeros(dv.shape[0], dtype=bool)
+    edge_v = np.zeros(len(dv), dtype=bool)
     edge_v[block - 1 :: block] = True
     if not edge_h.any() or not edge_v.any():
         return float("nan")
-    at_edges = dh[:, edge_h].mean() + dv[edge_v].mean()
-    inside = dh[:, ~edge_h].mean() + dv[~edge_v].mean()
+    at_edges = dh[edge_h].mean() + dv[edge_v].mean()
+    inside = dh[~edge_h].mean() + dv[~edge_v].mean()
     return float(at_edges / inside) if inside > 0 else float("nan")
 
 
 def sharpness(y: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian of the luma."""
-    lap = 4 * y[1:-1, 1:-1] - y[:-2, 1:-1] - y[2:, 1:-1] - y[1:-1, :-2] - y[1:-1, 2:]
-    return float(lap.var())
+    """Variance of the 4-neighbour Laplacian of the luma, over the interior pixels (OpenCV's filter)."""
+    import cv2
+
+    if min(y.shape) < 3:
+        return float("nan")
+    lap = cv2.Laplacian(np.ascontiguousarray(y, dtype=np.float32), cv2.CV_32F, ksize=1)[1:-1, 1:-1]
+    return float(cv2.meanStdDev(lap)[1][0, 0] ** 2)
 
 
 def frame_quality(frames: np.ndarray | list[np.ndarray]) -> dict[str, float]:
-    """Mean blockiness and sharpness over RGB frames (N, H, W, 3)."""
-    ys = [luma(f) for f in frames]
+    """Mean blockiness and sharpness over frames: RGB (H, W, 3) or luma (H, W) on the 0-255 scale.
+
+    A frame larger than `MEASURED_REGION` is measured on its centre region of that size, cut on the block grid
+    (the same pixels at native resolution, so like is still compared with like; bounded cost at any size).
+    """
+    ys = [luma(_centre(f)) for f in frames]
     return {
         "blockiness": float(np.nanmean([blockiness(y) for y in ys])),
         "sharpness": float(np.mean([sharpness(y) for y in ys])),
     }
+
+
+def _centre(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    max_w, max_h = MEASURED_REGION
+    x0 = max(0, (w - max_w) // 2) // BLOCK * BLOCK
+    y0 = max(0, (h - max_h) // 2) // BLOCK * BLOCK
+    return frame[y0 : y0 + max_h, x0 : x0 + max_w]
 
 
 def sample_indices(num_frames: int, n_frames: int = 4) -> list[int]:

@@ -1,19 +1,18 @@
-"""Video in, verdict out: the one path for batch scoring and the BentoML service.
+"""Video in, answer out: extract -> score -> decide, the one path for the service, the CLI and batch scoring.
 
-It reuses the training preprocessing exactly: `video.probe` with limits, `clips.extract_clips` (decode, faces,
-tracking, crops) and the detector's saved processor config. Face tracks are indexed by size within each clip
-(0 = largest), the same convention as the clip table, and scored with the same video-level rule as
-evaluation (mean over a face's clips, max over faces). A video with no usable face is `inconclusive`, never
-`real`.
+It reuses the training preprocessing exactly: `media.reader` (the frames a viewer sees, by a decode plan),
+`clips.extract_clips` (faces, tracking, persons, crops) and the detector's saved processor config. Clips are
+scored with the same video-level rule as evaluation (mean over a person's clips, max over persons). A video
+with no usable face is `inconclusive`, never `real`. `decide` is the one builder of the typed answer
+(`scoring.answer`); callers score the clips their own way (in process, through BentoML, on a Ray actor).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.data.clips import Clip, extract_clips, make_detector
+from deepfake_detection.data.clips import Clip, ClipFailure, FaceCounts, extract_clips, make_detector, plan_clip_starts
 from deepfake_detection.evaluation.metrics import video_scores
 from deepfake_detection.faces.detectors import FaceDetector
 from deepfake_detection.media.probe import (
@@ -32,8 +31,9 @@ from deepfake_detection.media.probe import (
     VideoLimitError,
     VideoLimits,
 )
-from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.media.reader import DecodeStats, VideoReader, Window
 from deepfake_detection.monitoring.drift_features import drift_frame_indices, frame_quality, quality_columns
+from deepfake_detection.scoring.answer import Answer, Person, PersonCounts, Reason, Scalar, TimelineEntry, VideoFacts
 
 
 class ClipScorer(Protocol):
@@ -46,63 +46,35 @@ class ClipScorer(Protocol):
     def explain(self, clips: np.ndarray) -> np.ndarray: ...
 
 
-@dataclass
-class FaceResult:
-    face_index: int
-    p_fake: float
-    face_size: float  # median face box side in pixels over its clips
-    timeline: list[dict]  # one entry per clip: start_s, end_s, p_fake, crop box in the clip's middle frame
-    # (x0, y0, x1, y1 in upright frame pixels), `boxes` per frame ([t_s, x0, y0, x1, y1]), and with explanation
-    # `heatmap_png` (base64) and `heatmap` (h x w)
-    thumbnail: np.ndarray | None = None  # the face crop of the middle frame of its first clip, uint8
-
-
-@dataclass
-class VideoVerdict:
-    verdict: str  # "fake", "real" or "inconclusive"
-    p_fake: float | None
-    threshold: float
-    faces: list[FaceResult]
-    video: dict
-    reasons: list[str] = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-    info: VideoInfo | None = None
-
-    def as_dict(self, thumbnails: bool = False) -> dict:
-        """JSON-ready; with `thumbnails`, each face carries a small base64 JPEG of its crop."""
-        out = asdict(self)
-        out.pop("info")
-        for face, result in zip(out["faces"], self.faces, strict=True):
-            face.pop("thumbnail", None)
-            if thumbnails and result.thumbnail is not None:
-                face["thumbnail_jpeg"] = jpeg_base64(result.thumbnail)
-        return out
-
-
 class AnalysisTimeout(Exception):
     """The analysis ran past its deadline; raised between clips so no work continues after a timeout."""
 
 
 def classify_error(exc: BaseException) -> tuple[int, str] | None:
-    """(HTTP status, reason) of a video that cannot be analysed, as the service answers and batch scoring
+    """(HTTP status, reason code) of a video that cannot be analysed, as the service answers and batch scoring
     records it; None for an exception that is a bug rather than a bad video."""
-    for kind, status, reason in (
-        (VideoLimitError, 422, "over_limit"),
-        (NoVideoStream, 415, "no_video_stream"),
-        (UnsupportedCodec, 415, "unsupported_codec"),
-        (VideoError, 422, "unreadable"),
-        (AnalysisTimeout, 504, "timeout"),
-    ):
+    for kind, status in ((VideoLimitError, 422), (NoVideoStream, 415), (UnsupportedCodec, 415), (VideoError, 422)):
         if isinstance(exc, kind):
-            return status, reason
+            return status, exc.code
+    if isinstance(exc, AnalysisTimeout):
+        return 504, "timeout"
     return None
 
 
 def error_reason(exc: BaseException) -> str:
-    """The reason a row records for a video that could not be analysed: the service's (e.g. `unreadable`), or
-    `error: <type>` for an exception that is a bug rather than a bad video."""
+    """The reason code a row records for a video that could not be analysed: the service's (e.g. `unreadable`),
+    or `error: <type>` for an exception that is a bug rather than a bad video."""
     status = classify_error(exc)
     return status[1] if status else f"error: {type(exc).__name__}"
+
+
+def error_message(exc: BaseException) -> str:
+    """The sentence an answer gives for a video that could not be analysed: never a path or decoder text."""
+    if isinstance(exc, VideoError):
+        return exc.message
+    if isinstance(exc, AnalysisTimeout):
+        return str(exc)
+    return f"the analysis failed ({type(exc).__name__}); the error is in the log"
 
 
 def jpeg_base64(image: np.ndarray, side: int = 112, quality: int = 85) -> str:
@@ -115,17 +87,27 @@ def jpeg_base64(image: np.ndarray, side: int = 112, quality: int = 85) -> str:
 
 @dataclass
 class ExtractedVideo:
-    """Everything decoded from one video before the model sees it (picklable: it crosses processes)."""
+    """Everything decoded from one video before the model sees it (picklable: it crosses processes).
+
+    `windows`: clip windows planned; `max_faces`: the per-window cap the faces were counted against.
+    """
 
     info: VideoInfo
     clips: list[Clip]
-    reasons: list[str]
-    timings: dict
+    failures: list[ClipFailure]
+    stats: DecodeStats
+    windows: int
+    max_faces: int
+    timings: dict = field(default_factory=dict)
     features: dict | None = None  # drift features, when asked for
 
     def pixels(self) -> np.ndarray | None:
         """The clips stacked for the model, uint8 (N, T, H, W, 3); None when there is no clip."""
         return np.stack([c.pixels for c in self.clips]) if self.clips else None
+
+    @property
+    def counts(self) -> FaceCounts:
+        return FaceCounts.of(self.clips, self.failures)
 
 
 def extract_video(
@@ -140,7 +122,8 @@ def extract_video(
     """Open the video (limits checked on the probe), cut the face clips; optionally measure the drift features.
 
     Every fact in the result (`info`, clip times and boxes, drift features) is of the one stream whose
-    upright frames were analysed (`media.reader`).
+    upright frames were analysed (`media.reader`); the drift features' frame quality is measured on frames
+    read for clips anyway (no second decode).
 
     Raises `VideoError` for unusable files and `AnalysisTimeout` (checked before each clip) once
     `time_budget_s` is spent, so a slow upload stops consuming CPU when its request has timed out. `threads`:
@@ -149,57 +132,64 @@ def extract_video(
     t0 = time.monotonic()
     deadline = None if time_budget_s is None else t0 + time_budget_s
     with VideoReader(path, limits, threads=threads) as reader:
-        t1 = time.monotonic()
+        timings = {"probe_s": time.monotonic() - t0}
 
         def check_deadline() -> None:
             if deadline is not None and time.monotonic() > deadline:
-                raise AnalysisTimeout(f"analysis did not finish in {time_budget_s:.0f}s")
+                raise AnalysisTimeout(f"the analysis did not finish in {time_budget_s:.0f}s")
 
-        timings = {"probe_s": t1 - t0, "features_s": 0.0} if with_features else {"probe_s": t1 - t0}
         wanted = set(drift_frame_indices(reader.num_frames, params)) if with_features else set()
-        quality: dict[int, dict[str, float]] = {}
+        quality: list[dict[str, float]] = []
 
-        def measure(start: int, frames: np.ndarray) -> None:
-            """Frame quality of the drift frames among those decoded for clips: no second decode."""
-            if start in wanted:
+        def measure(window: Window) -> None:
+            """Frame quality on the stored luma of a drift frame among those read for clips."""
+            if window.requested[0] in wanted:
                 t = time.monotonic()
-                quality[start] = frame_quality(frames[:1])
-                timings["features_s"] += time.monotonic() - t
+                quality.append(frame_quality([window.luma.get(window.indices[0], window.frames[0])]))
+                timings["features_s"] = timings.get("features_s", 0.0) + time.monotonic() - t
 
         detector = face_detector or make_detector(params.faces)
-        clips, failures = extract_clips(reader, params, detector, check_deadline, timings, measure)
-        reasons = sorted({f.reason.split(":")[0] for f in failures})
+        clips, failures = extract_clips(reader, params, detector, check_deadline, timings, measure, stored=wanted)
         features = None
         if with_features:
-            t = time.monotonic()
-            for index in sorted(wanted - set(quality)):  # a window that failed to decode: try its first frame alone
-                with contextlib.suppress(VideoError):  # an undecodable frame is left out, never fatal here
-                    quality[index] = frame_quality(reader.get([index]))
-            means = {k: float(np.nanmean([q[k] for q in quality.values()])) if quality else float("nan")
+            means = {k: float(np.nanmean([q[k] for q in quality])) if quality else float("nan")
                      for k in ("blockiness", "sharpness")}  # fmt: skip
             main = [c.face_size for c in clips if c.face_index == 0]
             features = quality_columns(reader.info, float(np.median(main)) if main else None, means)
-            timings["features_s"] += time.monotonic() - t
-        info = reader.info
-    return ExtractedVideo(info, clips, reasons, timings, features)
+        windows = len(plan_clip_starts(reader.num_frames, params))
+        return ExtractedVideo(reader.info, clips, failures, reader.stats, windows, params.faces.max_faces, timings,
+                              features)  # fmt: skip
 
 
 def decide(
-    extracted: ExtractedVideo, scores: np.ndarray, threshold: float, relevance: np.ndarray | None = None
-) -> VideoVerdict:
-    """The verdict from the clip scores: mean over a face's clips, max over faces; no face: inconclusive.
+    extracted: ExtractedVideo,
+    scores: np.ndarray,
+    threshold: float,
+    relevance: np.ndarray | None = None,
+    model: dict[str, Scalar] | None = None,
+    thumbnails: bool = True,
+) -> Answer:
+    """The answer from the clip scores: mean over a person's clips, max over persons; no face: inconclusive.
 
     `relevance`: the clips' tubelet relevance (N, t, h, w) from `Detector.explain`, when asked for: each
     timeline entry then carries the time-averaged map (h x w, 2 decimals) and it drawn over the clip's middle
-    face crop as a 112 px PNG (`modeling.explain.heatmap_png`).
+    face crop as a 112 px PNG (`modeling.explain.heatmap_png`). `thumbnails`: each person carries a small JPEG.
     """
-    clips, info = extracted.clips, extracted.info
-    timings = dict(extracted.timings)
+    clips = extracted.clips
     if relevance is not None and len(relevance) != len(clips):
         raise ValueError(f"{len(relevance)} relevance maps for {len(clips)} clips")
+    counts = extracted.counts
+    common = {
+        "threshold": threshold,
+        "persons": PersonCounts(**counts.__dict__),
+        "video": video_facts(extracted.info, extracted.stats),
+        "timings": {k: round(float(v), 4) for k, v in extracted.timings.items()},
+        "model": model,
+    }
+    reasons = describe_failures(extracted)
     if not clips:
-        reasons = extracted.reasons or ["no face"]
-        return VideoVerdict("inconclusive", None, threshold, [], info.as_dict(), reasons, timings, info)
+        reasons = reasons or [Reason(code="no_face", message="No face was found in the video.")]
+        return Answer(verdict="inconclusive", p_fake=None, faces=[], reasons=reasons, **common)
     table = pd.DataFrame({"video_id": "v", "face_index": [c.face_index for c in clips], "p_fake": scores, "is_fake": 0})
     p_video = float(video_scores(table).p_fake.iloc[0])
     faces = []
@@ -207,7 +197,7 @@ def decide(
         own = [i for i, c in enumerate(clips) if c.face_index == face_index]  # this person's clips, in time order
         first = clips[own[0]]
         faces.append(
-            FaceResult(
+            Person(
                 face_index=face_index,
                 p_fake=float(np.mean([float(scores[i]) for i in own])),
                 face_size=float(np.median([clips[i].face_size for i in own])),
@@ -215,11 +205,65 @@ def decide(
                     _timeline_entry(clips[i], float(scores[i]), None if relevance is None else relevance[i])
                     for i in own
                 ],
-                thumbnail=first.pixels[len(first.pixels) // 2],
+                thumbnail_jpeg=jpeg_base64(first.pixels[len(first.pixels) // 2]) if thumbnails else None,
             )
         )
+    if counts.seen > counts.analysed:
+        reasons.append(Reason(code="faces_not_analysed", message=(
+            f"At least {counts.seen} faces were seen and {counts.analysed} analysed: the verdict covers only the "
+            "analysed faces.")))  # fmt: skip
     verdict = "fake" if p_video >= threshold else "real"
-    return VideoVerdict(verdict, p_video, threshold, faces, info.as_dict(), extracted.reasons, timings, info)
+    return Answer(verdict=verdict, p_fake=p_video, faces=faces, reasons=reasons, **common)
+
+
+def video_facts(info: VideoInfo, stats: DecodeStats) -> VideoFacts:
+    """The answer's `video`: the probe's facts without the path, what reading cost and lost, and notes."""
+    facts = {k: v for k, v in info.as_dict().items() if k != "path"}
+    notes = []
+    if info.hidden_frames:
+        notes.append(f"{info.hidden_frames} stored frames lie outside what the file's edit list shows; they were "
+                     "not analysed, and times count from the first shown frame.")  # fmt: skip
+    if info.sample_aspect_ratio != "1:1":
+        notes.append(f"Pixels are not square ({info.sample_aspect_ratio}): the stored {info.coded_width}x"
+                     f"{info.coded_height} picture was analysed as displayed, {info.width}x{info.height}.")  # fmt: skip
+    if info.discontinuities:
+        notes.append(f"The timestamps restart {info.discontinuities} time(s) (recordings joined into one file); "
+                     "the parts are laid end to end.")  # fmt: skip
+    if info.timestamps != "container":
+        notes.append("The container's timestamps do not identify frames; frames were taken in the decoder's order.")
+    for t, w, h in stats.size_changes:
+        notes.append(f"The frame size changes to {w}x{h} at {t:.2f} s; those frames were fitted into the first "
+                     "frame's picture with their shape kept.")  # fmt: skip
+    if stats.lost:
+        notes.append(f"{len(stats.lost)} frames could not be decoded (damaged data) and were not analysed.")
+    return VideoFacts(**facts, decode_plan=stats.plan, frames_decoded=stats.frames_decoded,
+                      frames_lost=len(stats.lost), notes=notes)  # fmt: skip
+
+
+def describe_failures(extracted: ExtractedVideo) -> list[Reason]:
+    """The reasons of an answer from what extraction left out: one sentence per kind, counted."""
+    by_code: dict[str, list[ClipFailure]] = {}
+    for failure in extracted.failures:
+        by_code.setdefault(failure.code or "unreadable", []).append(failure)
+    return [Reason(code=code, message=_sentence(code, failures, extracted)) for code, failures in by_code.items()]
+
+
+def _sentence(code: str, failures: list[ClipFailure], extracted: ExtractedVideo) -> str:
+    windows, counts = extracted.windows, extracted.counts
+    in_windows = f"{len({f.clip_index for f in failures})} of {windows} clip windows"
+    if code == "no_face":
+        return f"No face was found in {in_windows}."
+    if code == "face_too_small":
+        return f"Up to {counts.too_small} face(s) per window too small to analyse, in {in_windows}."
+    if code == "over_cap":
+        return f"Up to {counts.over_cap} face(s) beyond the cap of {extracted.max_faces} per window, in {in_windows}."
+    if code == "frames_lost":
+        lost = len(extracted.stats.lost)
+        return f"{lost} frames could not be decoded (damaged data); {len(failures)} clip window(s) moved past them."
+    if code == "window_lost":
+        return f"{in_windows} could not be read: their frames could not be decoded (damaged data)."
+    text = failures[0].reason
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _within(t: float, low: float, high: float) -> float:
@@ -227,7 +271,7 @@ def _within(t: float, low: float, high: float) -> float:
     return min(max(t, low), high)
 
 
-def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> dict:
+def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> TimelineEntry:
     middle = len(clip.crop_boxes) // 2
     # end_s is when the last frame stops showing: frames are (end_s - start_s) / (last - first + 1) apart
     step = (clip.end_s - clip.start_s) / (clip.frame_indices[-1] - clip.frame_indices[0] + 1)
@@ -247,22 +291,13 @@ def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> 
         heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
         entry["heatmap"] = np.round(heat, 2).tolist()
         entry["heatmap_png"] = heatmap_png(clip.pixels[len(clip.pixels) // 2], heat)
-    return entry
+    return TimelineEntry(**entry)
 
 
-def analyze_video(
-    path: str | Path,
-    scorer: ClipScorer,
-    params: ClipParams,
-    limits: VideoLimits | None = None,
-    face_detector: FaceDetector | None = None,
-    explain: bool = False,
-) -> VideoVerdict:
-    """Extract, score and decide in this process (batch scoring, the command line, notebooks, tests).
-
-    `explain`: also compute each clip's heatmap (`Detector.explain`; one more forward pass per clip).
-    """
-    extracted = extract_video(path, params, limits, face_detector)
+def score_extracted(
+    extracted: ExtractedVideo, scorer: ClipScorer, explain: bool = False, model: dict[str, Scalar] | None = None
+) -> Answer:
+    """Score an extracted video's clips with `scorer` in this process and decide (`explain`: heatmaps too)."""
     t0 = time.monotonic()
     pixels = extracted.pixels()
     scores = np.asarray(scorer.score(pixels)) if pixels is not None else np.zeros(0)
@@ -272,4 +307,20 @@ def analyze_video(
         t0 = time.monotonic()
         relevance = np.asarray(scorer.explain(pixels))
         extracted.timings["explain_s"] = time.monotonic() - t0
-    return decide(extracted, scores, scorer.threshold, relevance)
+    return decide(extracted, scores, scorer.threshold, relevance, model)
+
+
+def analyze_video(
+    path: str | Path,
+    scorer: ClipScorer,
+    params: ClipParams,
+    limits: VideoLimits | None = None,
+    face_detector: FaceDetector | None = None,
+    explain: bool = False,
+    model: dict[str, Scalar] | None = None,
+) -> Answer:
+    """Extract, score and decide in this process (the command line, notebooks, tests).
+
+    `explain`: also compute each clip's heatmap (`Detector.explain`; one more forward pass per clip).
+    """
+    return score_extracted(extract_video(path, params, limits, face_detector), scorer, explain, model)
