@@ -121,25 +121,26 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
 
 def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, progress=None) -> list[dict]:
     """One `/detect`-shaped answer per file (`file` added; an unreadable file gets `error` and `reason`)."""
-    from deepfake_detection.scoring.analyze import analyze_video, error_reason
+    from deepfake_detection.scoring.analyze import analyze_video, error_message, error_reason
+    from deepfake_detection.scoring.answer import ErrorAnswer
 
     answers = []
     for i, video in enumerate(videos):
         try:
-            verdict = analyze_video(video, scorer.detector, scorer.params, scorer.settings.limits, explain=explain)
-            answer = {"file": _display(video), **verdict.as_dict(thumbnails=True), "model": scorer.model}
-            answer["video"].pop("path", None)
+            answer = analyze_video(video, scorer.detector, scorer.params, scorer.settings.limits, explain=explain,
+                                   model=scorer.model)  # fmt: skip
+            answer.file = _display(video)
         except Exception as exc:  # a bad file is a row, never a failed run; a bug is still a row but says so
-            message = str(exc).replace(f"{video}: ", "").replace(str(video), "the file")
-            answer = {"file": _display(video), "error": message, "model": scorer.model, "reason": error_reason(exc)}
-        answers.append(answer)
+            answer = ErrorAnswer(file=_display(video), error=error_message(exc), reason=error_reason(exc),
+                                 model=scorer.model)  # fmt: skip
+        answers.append(answer.model_dump(mode="json"))
         if progress:
             progress(i + 1, len(videos), str(video))
     return answers
 
 
 def table(answers: Sequence[dict]) -> str:
-    """The printed table: file, verdict, p_fake, persons, inconclusive reasons or error."""
+    """The printed table: file, verdict, p_fake, persons (analysed, and seen when more), reasons or error."""
     from tabulate import tabulate
 
     rows = []
@@ -148,7 +149,10 @@ def table(answers: Sequence[dict]) -> str:
             rows.append([a["file"], "error", "", "", f"{a['reason']}: {a['error']}"[:100]])
         else:
             p = "" if a["p_fake"] is None else f"{a['p_fake']:.3f}"
-            rows.append([a["file"], a["verdict"], p, len(a["faces"]), ", ".join(a["reasons"])])
+            counts = a["persons"]
+            persons = str(counts["analysed"]) + (f" of {counts['seen']}" if counts["seen"] > counts["analysed"] else "")
+            reasons = " ".join(r["message"] for r in a["reasons"])
+            rows.append([a["file"], a["verdict"], p, persons, reasons[:160]])
     return tabulate(rows, headers=["file", "verdict", "p_fake", "persons", "reasons / error"])
 
 

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deepfake_detection.media.probe import VideoLimits
 
+# Changes when the same parameters give other clip pixels (the reader's frames, the crops): a clip store keyed
+# without it would serve clips cut the old way. 2: frames as a viewer sees them (edit lists, square pixels).
+PREPROCESSING = 2
+
 
 class FaceParams(BaseModel):
     """How faces are found, followed and kept: a setting of the data run or the service, never of a model.
@@ -69,8 +73,9 @@ class ClipParams(ClipGeometry):
         return cls(**own, clips_per_video=clips_per_video, faces=faces)
 
     def cache_key(self) -> str:
-        """A short stable hash of these parameters: clips made with other parameters never mix."""
-        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+        """A short stable hash of these parameters and of `PREPROCESSING`: clips made otherwise never mix."""
+        key = {**self.model_dump(), "preprocessing": PREPROCESSING}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
 class DemoParams(BaseModel):

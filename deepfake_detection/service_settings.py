@@ -27,15 +27,17 @@ class ServiceSettings(BaseModel):
     model_tag: str = Field("deepfake-videomae:latest", description="BentoML model to serve")
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="larger uploads get 413")
     limits: VideoLimits = Field(
-        default_factory=lambda: VideoLimits(max_duration_s=600, max_frames=36_000, max_pixels=3840 * 2160),
-        description="probe limits; a video over them gets 422 before any frame is decoded",
+        default_factory=VideoLimits,
+        description="probe limits; a video over them gets 422 before any frame is decoded (the work per upload is "
+        "bounded by its clip windows, not its length: an hour-long video is read by seeking)",
     )
     request_timeout_s: float = Field(120, gt=0, description="BentoML traffic.timeout: a slower request gets 504")
-    max_concurrency: int = Field(4, ge=1, description="requests in flight; more get 429 at once")
+    max_concurrency: int = Field(4, ge=1, description="uploads analysed at once; more wait up to queue_wait_s")
+    queue_wait_s: float = Field(10.0, ge=0, description="how long an upload waits for a slot before a 429")
     decode_workers: int = Field(2, ge=1, description="processes that decode uploads and find faces")
     clips_per_video: int = Field(8, ge=1, description="timeline resolution: clips scored per video")
     faces: FaceParams = Field(
-        default_factory=lambda: FaceParams(max_faces=3),
+        default_factory=lambda: FaceParams(max_faces=8),
         description="how faces are found (detector, smallest face, ...); the model fixes only the crop geometry",
     )
     inference_backend: Literal["auto", "torch"] = Field(

@@ -8,15 +8,20 @@ Two services, one process each under `bentoml serve`:
   a BentoML `Path` input, because an upload must be size-checked while it streams (413 before 200 MB are
   read), stored under a random name (BentoML's `Path` keeps the client's file name as the temp file suffix)
   and answered with precise status codes. Decoding, faces and clips are the library's, the same code that
-  made the training clips. BentoML's middlewares still apply: `max_concurrency` -> 429, `timeout` -> 504.
+  made the training clips. At most `max_concurrency` uploads are analysed at once; one more waits up to
+  `queue_wait_s` for a slot before a 429, and every 429 and 503 says when to come back (`Retry-After`).
+  BentoML's `timeout` -> 504.
 
 Settings: `configs/serving.yaml` (or the file named by `DEEPFAKE_SERVING_CONFIG`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import math
 import shutil
 import tempfile
 import threading
@@ -37,8 +42,8 @@ from deepfake_detection.offline import apply_offline_env
 apply_offline_env()
 
 from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
+from deepfake_detection.media.formats import SNIFF_BYTES, described, sniff_container  # noqa: E402
 from deepfake_detection.media.probe import VideoError  # noqa: E402
-from deepfake_detection.media.uploads import SNIFF_BYTES, sniff_container  # noqa: E402
 from deepfake_detection.modeling.detector import Detector  # noqa: E402
 from deepfake_detection.monitoring.request_log import RequestLog  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
@@ -47,8 +52,10 @@ from deepfake_detection.scoring.analyze import (  # noqa: E402
     ExtractedVideo,
     classify_error,
     decide,
+    error_message,
     extract_video,
 )
+from deepfake_detection.scoring.answer import Answer  # noqa: E402
 from deepfake_detection.scoring.report_html import render_report  # noqa: E402
 from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
@@ -125,15 +132,15 @@ class ClipScorer:
 class Rejection(Exception):
     """A request answered with an error status; `reason` labels the rejection counter."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.retry_after_s = status, reason, retry_after_s
 
 
 @bentoml.service(
     name="deepfake_detection",
     http={"host": "127.0.0.1", "port": 3000},
-    traffic={"timeout": settings.request_timeout_s, "max_concurrency": settings.max_concurrency},
+    traffic={"timeout": settings.request_timeout_s},
 )
 @bentoml.asgi_app(app, path="/")
 class DeepfakeDetection:
@@ -156,6 +163,8 @@ class DeepfakeDetection:
         self.upload_dir = Path(settings.upload_dir or tempfile.gettempdir())
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         self.pool = WorkerPool(settings.decode_workers, initializer=_warm_up)
+        self.slots = asyncio.Semaphore(settings.max_concurrency)
+        self.typical_s = 5.0  # a running mean of answered requests' seconds: what Retry-After asks a client to wait
         log.info("serving %s (threshold %.4f), clips %s", self.model, self.threshold, self.clip_params)
 
     @app.get("/")
@@ -195,37 +204,60 @@ class DeepfakeDetection:
 
     @app.post("/detect")
     async def detect(self, request: Request, explain: str = "false") -> JSONResponse:
+        """Analyse the uploaded video (multipart field `video`): the `Answer` as JSON, or an error with its reason."""
         request_id = uuid.uuid4().hex
         started = time.monotonic()
         path = self.upload_dir / f"upload-{request_id}.video"  # never the client's file name
         try:
             with_heatmaps = _flag("explain", explain)
-            await self._receive_upload(request, path)
-            extracted = await self._extract(path, started)
-            t0 = time.monotonic()
-            pixels = extracted.pixels()
-            scores = await self._score(pixels)
-            extracted.timings["model_s"] = time.monotonic() - t0
-            relevance = None
-            if with_heatmaps and pixels is not None:
-                t0 = time.monotonic()
-                relevance = np.asarray(await self.scorer.to_async.explain(pixels))
-                extracted.timings["explain_s"] = time.monotonic() - t0
-            verdict = decide(extracted, scores, self.threshold, relevance)
-            answer = {"request_id": request_id, **verdict.as_dict(thumbnails=True), "model": self.model}
-            answer["video"].pop("path", None)
-            row = {"request_id": request_id, "model_name": self.model["name"], "model_version": self.model["version"],
-                   "verdict": verdict.verdict, "p_fake": verdict.p_fake, "reasons": verdict.reasons,
-                   **(extracted.features or {})}  # fmt: skip
-            await anyio.to_thread.run_sync(self.request_log.append, row)  # durable before the answer leaves
+            async with self._slot():
+                answer = await self._answer(request, path, request_id, started, with_heatmaps)
         except Rejection as exc:
             rejections_total.labels(status=str(exc.status), reason=exc.reason).inc()
-            message = str(exc).replace(str(path), "upload")
-            return JSONResponse({"error": message, "reason": exc.reason, "request_id": request_id}, exc.status)
+            body = {"error": str(exc), "reason": exc.reason, "request_id": request_id}
+            headers = {"Retry-After": str(math.ceil(exc.retry_after_s))} if exc.retry_after_s is not None else None
+            return JSONResponse(body, exc.status, headers=headers)
         finally:
             path.unlink(missing_ok=True)
-        verdicts_total.labels(verdict=answer["verdict"]).inc()
-        return JSONResponse(answer)
+        verdicts_total.labels(verdict=answer.verdict).inc()
+        self.typical_s = 0.8 * self.typical_s + 0.2 * (time.monotonic() - started)
+        return JSONResponse(answer.model_dump(mode="json"))
+
+    async def _answer(self, request: Request, path: Path, request_id: str, started: float, heatmaps: bool) -> Answer:
+        """Receive, extract (a worker process), score (the batched model service), decide, log."""
+        await self._receive_upload(request, path)
+        extracted = await self._extract(path, started)
+        t0 = time.monotonic()
+        pixels = extracted.pixels()
+        scores = await self._score(pixels)
+        extracted.timings["model_s"] = time.monotonic() - t0
+        relevance = None
+        if heatmaps and pixels is not None:
+            t0 = time.monotonic()
+            relevance = np.asarray(await self.scorer.to_async.explain(pixels))
+            extracted.timings["explain_s"] = time.monotonic() - t0
+        answer = decide(extracted, scores, self.threshold, relevance, self.model)
+        answer.request_id = request_id
+        row = {"request_id": request_id, "model_name": self.model["name"], "model_version": self.model["version"],
+               "verdict": answer.verdict, "p_fake": answer.p_fake, "reasons": [r.code for r in answer.reasons],
+               **(extracted.features or {})}  # fmt: skip
+        await anyio.to_thread.run_sync(self.request_log.append, row)  # durable before the answer leaves
+        return answer
+
+    @contextlib.asynccontextmanager
+    async def _slot(self):
+        """One of `max_concurrency` analysis slots, waited for up to `queue_wait_s`; else 429 with Retry-After."""
+        try:
+            await asyncio.wait_for(self.slots.acquire(), timeout=settings.queue_wait_s)
+        except TimeoutError:
+            raise Rejection(
+                429, "busy", f"all {settings.max_concurrency} analysis slots are busy; try again shortly",
+                retry_after_s=max(1.0, self.typical_s),
+            ) from None  # fmt: skip
+        try:
+            yield
+        finally:
+            self.slots.release()
 
     async def _extract(self, path: Path, started: float) -> ExtractedVideo:
         """Decode, find faces and cut clips in a worker process, within what is left of the request's time.
@@ -242,7 +274,8 @@ class DeepfakeDetection:
             raise Rejection(504, "timeout", f"analysis did not finish in {budget:.0f}s") from exc
         except VideoError as exc:
             status, reason = classify_error(exc)
-            raise Rejection(status, reason, str(exc)) from exc
+            log.info("request file %s: %s (%s)", path.name, exc.message, exc.detail or reason)
+            raise Rejection(status, reason, error_message(exc)) from exc
         except WorkerCrashed as exc:
             log.error("a decoding worker died on request file %s (%s); it was replaced", path.name, exc)
             raise Rejection(422, "decoder_crashed", "the video decoder crashed on this file") from exc
@@ -251,7 +284,10 @@ class DeepfakeDetection:
         if pixels is None:
             return np.zeros(0, dtype=np.float32)
         api = self.scorer.to_async.score if settings.adaptive_batching else self.scorer.to_async.score_unbatched
-        return np.asarray(await api(pixels))
+        try:
+            return np.asarray(await api(pixels))
+        except bentoml.exceptions.ServiceUnavailable as exc:
+            raise Rejection(503, "loading", "the model is still loading; try again shortly", retry_after_s=5) from exc
 
     async def _receive_upload(self, request: Request, path: Path) -> None:
         """Stream the multipart body to `path`, rejecting oversized, missing and non-video uploads."""
@@ -283,8 +319,7 @@ class DeepfakeDetection:
             if not head:
                 raise Rejection(415, "empty", "the uploaded video is empty (0 bytes)")
             if sniff_container(head) is None:
-                raise Rejection(415, "not_a_video", "not a video container this service accepts (mp4/mov, "
-                                "mkv/webm, avi, mpeg-ts/ps, flv, gif)")  # fmt: skip
+                raise Rejection(415, "not_a_video", f"not a video container this service accepts ({described()})")
             upload.file.seek(0)
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out, 1 << 20)

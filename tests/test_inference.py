@@ -26,11 +26,12 @@ def test_carphone_gets_a_verdict_timeline_and_faces(carphone, detector):
     assert result.verdict in {"real", "fake"} and 0 <= result.p_fake <= 1
     assert result.verdict == ("fake" if result.p_fake >= 0.5 else "real")
     assert len(result.faces) == 1 and len(result.faces[0].timeline) == 3
-    spans = [(t["start_s"], t["end_s"]) for t in result.faces[0].timeline]
+    spans = [(t.start_s, t.end_s) for t in result.faces[0].timeline]
     assert spans == sorted(spans) and all(0 <= a < b <= 4.1 for a, b in spans)
-    assert result.faces[0].thumbnail.shape == (64, 64, 3)
-    assert result.video["width"] == 176 and set(result.timings) == {"probe_s", "decode_s", "faces_s", "model_s"}
-    assert result.video["decoder"] == "decord" and result.video["rotation"] == 0
+    assert result.faces[0].thumbnail_jpeg  # a small JPEG of the face crop
+    assert result.video.width == 192 and set(result.timings) == {"probe_s", "decode_s", "faces_s", "model_s"}
+    assert result.video.decoder == "pyav" and result.video.rotation == 0 and result.reasons == []
+    assert result.persons.model_dump() == {"seen": 1, "analysed": 1, "too_small": 0, "over_cap": 0}
     # the same clips scored through the library directly give the same p_fake
     from deepfake_detection.data.clips import extract_clips, make_detector
 
@@ -43,15 +44,17 @@ def test_no_face_and_too_short_are_inconclusive_never_real(tmp_path, carphone, d
     noise = np.random.default_rng(0).integers(0, 255, (32, 120, 160, 3), dtype=np.uint8)
     write_video(tmp_path / "noise.mp4", noise)
     result = analyze_video(tmp_path / "noise.mp4", detector, PARAMS)
-    assert (result.verdict, result.p_fake, result.reasons) == ("inconclusive", None, ["no face"])
+    assert (result.verdict, result.p_fake, [r.code for r in result.reasons]) == ("inconclusive", None, ["no_face"])
+    assert result.reasons[0].message == "No face was found in 3 of 3 clip windows."
     write_video(tmp_path / "short.mp4", VideoReader(carphone).get(range(8)))
     result = analyze_video(tmp_path / "short.mp4", detector, PARAMS)
-    assert result.verdict == "inconclusive" and result.reasons == ["too short"]
+    assert result.verdict == "inconclusive" and [r.code for r in result.reasons] == ["too_short"]
+    assert result.reasons[0].message == "The video is too short: 8 frames, a clip needs 16."
 
 
 def test_bad_files_raise_clear_errors(tmp_path, carphone, detector):
     (tmp_path / "empty.mp4").write_bytes(b"")
-    with pytest.raises(VideoError, match="empty file"):
+    with pytest.raises(VideoError, match="empty"):
         analyze_video(tmp_path / "empty.mp4", detector, PARAMS)
     with pytest.raises(VideoLimitError, match="over the limit"):
         analyze_video(carphone, detector, PARAMS, VideoLimits(max_duration_s=1))

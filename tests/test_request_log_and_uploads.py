@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from deepfake_detection.media.uploads import sniff_container
+from deepfake_detection.media.formats import sniff_container
 from deepfake_detection.monitoring.request_log import RequestLog
 
 

@@ -15,7 +15,8 @@ from deepfake_detection.config import FaceParams
 from deepfake_detection.datasets.demo import write_video
 from deepfake_detection.media.reader import VideoReader
 
-# The carphone sequence is real 176x144 phone video whose face is 61-64 px across (YuNet's box): on the edge
+# The carphone sequence is real phone video (stored 176x144 with pixels 128:117 wide, shown 192x144) whose
+# face is 61-64 px across (YuNet's box): on the edge
 # of the default 64 px a clip needs. Tests that analyse it as it is (a small upload) allow faces down to 32 px.
 PHONE_FACES = FaceParams(min_face_px=32, max_faces=3)
 
@@ -71,15 +72,15 @@ def one_frame(folder: Path, carphone: Path) -> Path:
 
 
 def no_face(folder: Path) -> Path:
-    noise = np.random.default_rng(1).integers(0, 255, (48, 144, 176, 3), dtype=np.uint8)
+    noise = np.random.default_rng(1).integers(0, 255, (48, 144, 192, 3), dtype=np.uint8)
     write_video(path := folder / "noise.mp4", noise)
     return path
 
 
 def vertical(folder: Path, carphone: Path) -> Path:
-    """Portrait video (phones): an upright face in a frame 176 wide and 320 high."""
+    """Portrait video (phones): an upright face in a frame as wide as the carphone's and 320 high."""
     frames = carphone_frames(carphone)
-    canvas = np.full((len(frames), 320, 176, 3), 16, dtype=np.uint8)
+    canvas = np.full((len(frames), 320, frames.shape[2], 3), 16, dtype=np.uint8)
     canvas[:, 88 : 88 + 144] = frames
     frames = canvas
     write_video(path := folder / "vertical.mp4", frames)

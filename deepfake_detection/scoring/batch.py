@@ -26,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deepfake_detection.config import ClipParams, FaceParams
 from deepfake_detection.media.probe import VideoLimits
-from deepfake_detection.scoring.analyze import decide, error_reason, extract_video
+from deepfake_detection.scoring.analyze import decide, error_message, error_reason, extract_video
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi", ".ts", ".mpg", ".mpeg", ".flv", ".gif"}
 COLUMNS = [
-    "path", "verdict", "p_fake", "threshold", "persons", "faces", "clip_scores", "reasons", "error",
+    "path", "verdict", "p_fake", "threshold", "persons", "persons_seen", "persons_too_small", "persons_over_cap",
+    "faces", "clip_scores", "reasons", "reason_codes", "frames_lost", "width", "height", "duration_s", "error",
     "error_reason", "timings", "model", "model_version", "backend",
 ]  # fmt: skip
 
@@ -44,7 +45,7 @@ class BatchScoringConfig(BaseModel):
     catalog_artifact: str | None = Field(None, description="or a ZenML artifact holding a catalog (`path` column)")
     model: str = Field("production", description="production (the registry's), a BentoML tag, or a folder")
     clips_per_video: int = Field(8, ge=1)
-    faces: FaceParams = Field(default_factory=lambda: FaceParams(max_faces=3))
+    faces: FaceParams = Field(default_factory=lambda: FaceParams(max_faces=8))
     limits: VideoLimits = Field(default_factory=VideoLimits)
     model_geometry: dict | None = Field(None, description="override the model's clip geometry (rarely needed)")
     ray_address: str | None = Field(None, description="a Ray cluster; None: RAY_ADDRESS or a local Ray")
@@ -136,25 +137,33 @@ def score_videos(
 
 
 def _row(path: str, extracted, scores, model: dict, provenance: dict) -> dict:
+    """One Parquet row: the answer flattened (persons and reasons as JSON beside their counts and codes)."""
     base = {"path": path, "threshold": model["threshold"], "backend": model["backend"],
             "model": provenance.get("model", ""), "model_version": provenance.get("version", "")}  # fmt: skip
     if isinstance(extracted, BaseException):
         return {**base, "verdict": None, "p_fake": None, "persons": 0, "faces": "[]", "clip_scores": "[]",
-                "reasons": "[]", "error": str(extracted), "timings": "{}",
+                "reasons": "[]", "reason_codes": "[]", "error": error_message(extracted), "timings": "{}",
                 "error_reason": error_reason(extracted)}  # fmt: skip
-    verdict = decide(extracted, scores if scores is not None else np.zeros(0), model["threshold"])
-    answer = verdict.as_dict()
+    answer = decide(extracted, scores if scores is not None else np.zeros(0), model["threshold"], thumbnails=False)
     return {
         **base,
-        "verdict": verdict.verdict,
-        "p_fake": verdict.p_fake,
-        "persons": len(verdict.faces),
-        "faces": json.dumps(answer["faces"]),
+        "verdict": answer.verdict,
+        "p_fake": answer.p_fake,
+        "persons": answer.persons.analysed,
+        "persons_seen": answer.persons.seen,
+        "persons_too_small": answer.persons.too_small,
+        "persons_over_cap": answer.persons.over_cap,
+        "faces": json.dumps([f.model_dump(mode="json") for f in answer.faces]),
         "clip_scores": json.dumps([float(s) for s in (scores if scores is not None else [])]),
-        "reasons": json.dumps(verdict.reasons),
+        "reasons": json.dumps([r.message for r in answer.reasons]),
+        "reason_codes": json.dumps([r.code for r in answer.reasons]),
+        "frames_lost": answer.video.frames_lost,
+        "width": answer.video.width,
+        "height": answer.video.height,
+        "duration_s": answer.video.duration_s,
         "error": None,
         "error_reason": None,
-        "timings": json.dumps({k: round(v, 4) for k, v in verdict.timings.items()}),
+        "timings": json.dumps(answer.timings),
     }
 
 

@@ -11,56 +11,9 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deepfake_detection.modeling.explain import APPROXIMATION_NOTE
-
-BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"  # embedded images: anything else would be markup, not a picture
-Scalar = str | int | float | bool | None
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-
-class ReportClip(_Loose):
-    start_s: float
-    end_s: float
-    p_fake: float
-    heatmap_png: str | None = Field(None, pattern=BASE64)
-
-
-class ReportPerson(_Loose):
-    face_index: int
-    p_fake: float | None = None
-    face_size: float | None = None
-    thumbnail_jpeg: str | None = Field(None, pattern=BASE64)
-    timeline: list[ReportClip] = Field(default_factory=list)
-
-
-class ReportAnswer(_Loose):
-    """What a report reads of a `/detect` answer (or a CLI row), checked: numbers finite, images base64."""
-
-    file: str | None = None
-    request_id: str | None = None
-    error: str | None = None
-    reason: str | None = None
-    verdict: Literal["fake", "real", "inconclusive"] | None = None
-    p_fake: float | None = None
-    threshold: float = 0.5
-    reasons: list[str] = Field(default_factory=list)
-    video: dict[str, Scalar] = Field(default_factory=dict)
-    faces: list[ReportPerson] = Field(default_factory=list)
-    model: dict[str, Scalar] | None = None
-
-    @model_validator(mode="after")
-    def _verdict_or_error(self) -> ReportAnswer:
-        if self.verdict is None and self.error is None:
-            raise ValueError("an answer needs a 'verdict' (or an 'error')")
-        return self
-
+from deepfake_detection.scoring.answer import parse_answer
 
 COLOURS = {"fake": "#b00020", "real": "#1b7e2e", "inconclusive": "#8a6d00", "error": "#555"}
 STYLE = """
@@ -138,18 +91,23 @@ def _section(answer: dict) -> str:
         return f'<section><h2>{_e(name)}</h2><p class="verdict">error: {_e(answer["error"])}</p></section>'
     video = answer.get("video", {})
     facts = ", ".join(f"{k} {_e(video[k])}" for k in ("width", "height", "fps", "duration_s", "codec") if k in video)
-    reasons = f"<p>reasons: {_e(', '.join(answer['reasons']))}</p>" if answer.get("reasons") else ""
+    reasons = "".join(f'<p class="reason">{_e(r["message"])}</p>' for r in answer.get("reasons", []))
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in video.get("notes", []))
+    counts = answer.get("persons") or {}
+    persons = (f'<p>{counts.get("analysed", 0)} person(s) analysed'
+               + (f', at least {counts["seen"]} seen' if counts.get("seen", 0) > counts.get("analysed", 0) else "")
+               + "</p>")  # fmt: skip
     colour = COLOURS.get(answer["verdict"], "#222")
     return (f'<section><h2>{_e(name)}</h2><p class="verdict" style="color:{colour}">{_e(answer["verdict"]).upper()}'
-            f'</p><p>p(fake) {_p(answer.get("p_fake"))} at threshold {_p(answer.get("threshold"))}</p>{reasons}'
-            f'<p class="note">{facts}</p>{"".join(_person(p, answer) for p in answer.get("faces", []))}'
+            f'</p><p>p(fake) {_p(answer.get("p_fake"))} at threshold {_p(answer.get("threshold"))}</p>{persons}'
+            f'{reasons}<p class="note">{facts}</p>{notes}{"".join(_person(p, answer) for p in answer.get("faces", []))}'
             "</section>")  # fmt: skip
 
 
 def _summary_row(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
     verdict = "error" if answer.get("error") is not None else answer["verdict"]
-    detail = answer["error"] if answer.get("error") is not None else ", ".join(answer.get("reasons", []))
+    detail = answer["error"] if answer.get("error") is not None else " ".join(r["message"] for r in answer["reasons"])
     return (f'<tr><td>{_e(name)}</td><td class="verdict" style="color:{COLOURS.get(verdict, "#222")}">{_e(verdict)}'
             f'</td><td>{_p(answer.get("p_fake"))}</td><td>{len(answer.get("faces", []))}</td>'
             f"<td>{_e(detail)}</td></tr>")  # fmt: skip
@@ -162,7 +120,7 @@ def render_report(answers: Iterable[dict], title: str = "deepfake-videomae repor
     that with 400. Every string is escaped and every embedded image must be base64, so an answer cannot carry
     markup into the page.
     """
-    answers = [ReportAnswer.model_validate(a).model_dump() for a in answers]
+    answers = [parse_answer(a).model_dump(mode="json") for a in answers]
     models = {json.dumps(a["model"], sort_keys=True): a["model"] for a in answers if isinstance(a.get("model"), dict)}
     model_lines = "".join(
         f"<p>model {_e(m.get('name'))} version {_e(m.get('version'))} ({_e(m.get('stage'))}), trained on "

@@ -35,7 +35,7 @@ def extract_clips(
     report = Progress("extract clips", len(video_catalog), logger)
     clips, failures = extract_catalog_with(config.engine, video_catalog, store, progress, config.ray_address)
     logger.info("%d clips, %d failures, %d videos reused from %s", len(clips), len(failures), cached, store.root)
-    for reason, n in failures["reason"].str.split(":").str[0].value_counts().items():
+    for reason, n in failures["code"].value_counts().items():
         logger.info("  %d x %s", n, reason)
     log_metadata(
         {
