@@ -42,7 +42,7 @@ def _short(path):
 
 @pytest.mark.parametrize(
     ("name", "words"),
-    [("950", "not a readable video container"), ("951", "empty file"), ("952", "not a readable video container")],
+    [("950", "not a video file this service reads"), ("951", "empty"), ("952", "not a video file this service reads")],
 )
 def test_probe_names_the_file_and_reason(tree_with_bad_files, name, words):
     path = tree_with_bad_files / ORIG / f"{name}.mp4"
@@ -61,10 +61,12 @@ def test_bad_files_are_recorded_and_the_rest_processes(
 
     clips, failures = extract_catalog(catalog, ClipStore(tmp_path / "clips", small_clip_params))
     reasons = failures.assign(target=failures.video_id.str.split("/").str[-1]).groupby("target")["reason"].apply(list)
-    assert "empty file" in reasons["951"][0]
-    assert "not a readable video container" in reasons["950"][0] and "not a readable" in reasons["952"][0]
+    assert "empty" in reasons["951"][0]
+    assert "not a video file this service reads" in reasons["950"][0] and "not a video file" in reasons["952"][0]
     assert all(r.startswith("no face") for r in reasons["953"]) and len(reasons["953"]) == 2
-    assert reasons["954"] == ["too short: 10 frames, a clip needs 16"]
+    assert reasons["954"] == ["the video is too short: 10 frames, a clip needs 16"]
+    codes = failures.assign(target=failures.video_id.str.split("/").str[-1]).groupby("target")["code"].first()
+    assert codes[["951", "953", "954"]].tolist() == ["empty", "no_face", "too_short"]
     bad = {"950", "951", "952", "953", "954"}
     assert not clips.video_id.str.split("/").str[-1].isin(bad).any()
     # every good video still gave exactly the clips it gives without the bad files around

@@ -74,7 +74,8 @@ def test_faces_under_64_px_are_reported_too_small_not_dropped(carphone, tmp_path
     params = ClipParams(clips_per_video=2)
     clips, failures = extract_clips(VideoReader(path), params, make_detector(params.faces))
     assert clips == [] and len(failures) == 2
-    assert all(re.fullmatch(r"face too small: 3\d px across, clips need 64", f.reason) for f in failures), failures
+    assert {f.code for f in failures} == {"face_too_small"}, failures
+    assert all(re.fullmatch(r"a face 3\d px across is smaller than the 64 px a clip needs", f.reason) for f in failures)
 
 
 def test_ffpp_sample_faces_and_clips(ffpp_sample):

@@ -227,7 +227,7 @@ def video_outcome(row: dict, store: ClipStore, detector: FaceDetector, threads: 
     """One catalog row through the store: {"manifest", "cached"} or {"error", "stage"}; never raises for a
     bad video."""
     if isinstance(row.get("error"), str) and row["error"]:
-        return {"error": row["error"], "stage": "probe", "code": "unreadable"}
+        return {"error": row["error"], "stage": "probe", "code": row.get("error_code") or "unreadable"}
     try:
         key = file_digest(row["path"])
         manifest = store.read_manifest(key)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 CATALOG_COLUMNS = [
     "video_id", "path", "label", "is_fake", "method", "subset", "compression", "target_id", "source_id", "split",
     "container", "codec", "pixel_format", "width", "height", "fps", "frame_count", "duration_s",
-    "bitrate", "file_size", "rotation", "start_s", "error",
+    "bitrate", "file_size", "rotation", "start_s", "error", "error_code",
 ]  # fmt: skip
 ENTRY_KEYS = ("video_id", "path", "label", "method", "subset", "compression", "target_id", "source_id", "split")
 SPLIT_FRACTIONS = {"train": 0.72, "val": 0.14, "test": 0.14}
@@ -47,17 +47,19 @@ def catalog_from_entries(
     limits: VideoLimits | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
-    """Probe each entry (a dict with `ENTRY_KEYS`) into a catalog row; unreadable files carry `error`."""
+    """Probe each entry (a dict with `ENTRY_KEYS`) into a catalog row; unreadable files carry `error` (a sentence)
+    and `error_code` (`media.probe.VideoError.code`)."""
     entries = list(entries)
     rows = []
     for i, entry in enumerate(entries):
-        row = {**{k: entry.get(k) for k in ENTRY_KEYS}, "is_fake": int(entry["label"] == "fake"), "error": None}
+        row = {**{k: entry.get(k) for k in ENTRY_KEYS}, "is_fake": int(entry["label"] == "fake"), "error": None,
+               "error_code": None}  # fmt: skip
         try:
             info = probe(entry["path"], limits)
             row.update({k: v for k, v in info.as_dict().items() if k in CATALOG_COLUMNS and k != "path"})
         except VideoError as exc:
             log.warning("cannot use %s: %s", entry["path"], exc)
-            row["error"] = str(exc)
+            row["error"], row["error_code"] = exc.message, exc.code
         rows.append(row)
         if progress:
             progress(i + 1, len(entries), entry["video_id"])

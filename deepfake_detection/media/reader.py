@@ -326,6 +326,12 @@ class VideoReader:
         stored = set(stored)
         state = {"current": 0, "lossy": False}
 
+        last = max(ends, default=-1)
+
+        def skippable(index: int) -> bool:
+            """Frames between windows; never past the last one (a later read may want them, decoded)."""
+            return index < last and not needed(index)
+
         def needed(index: int) -> bool:
             k = state["current"]
             if index < starts[k]:
@@ -335,7 +341,7 @@ class VideoReader:
 
         for k, window in enumerate(plan):
             state["current"] = k
-            yield self._read_window(window, shifts[k], cache, kept, stored, needed, state)
+            yield self._read_window(window, shifts[k], cache, kept, stored, needed, skippable, state)
             following = starts[k + 1] if k + 1 < len(plan) else self.num_frames
             for index in [i for i in cache if i < following]:
                 del cache[index]
@@ -361,14 +367,14 @@ class VideoReader:
         following = plan[k + 1][0] if k + 1 < len(plan) else self.num_frames
         return max(0, min(following - window[0] - 1, self.num_frames - 1 - window[-1], MAX_SHIFT_WINDOWS * len(window)))
 
-    def _read_window(self, window, max_shift, cache, kept, stored, needed, state) -> Window:
+    def _read_window(self, window, max_shift, cache, kept, stored, needed, skippable, state) -> Window:
         decoder = self._decoder_at(window[0], cache)
         while True:
             shift = self._fit(window, max_shift, cache, decoder.position, decoder.exhausted)
             if shift is not None or decoder.exhausted or decoder.position >= window[-1] + max_shift:
                 break
             try:
-                got = decoder.next(lambda i: not needed(i))
+                got = decoder.next(skippable)
             except _LandedLate:
                 self._seeking = False  # this file's seeks cannot be trusted: read on from the start, in order
                 decoder.restart()

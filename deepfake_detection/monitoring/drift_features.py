@@ -118,8 +118,11 @@ def video_features(
     if not isinstance(source, VideoReader):
         with VideoReader(source) as reader:
             return video_features(reader, face_size, params)
-    frames = source.get(drift_frame_indices(source.num_frames, params))
-    return quality_columns(source.info, face_size, frame_quality(frames))
+    indices = drift_frame_indices(source.num_frames, params)
+    read = source.windows([[i] for i in indices], shift=False, stored=indices)
+    lumas = [w.luma[w.indices[0]] for w in read if w.indices]  # the stored luma, as the service measures it
+    quality = frame_quality(lumas) if lumas else {"blockiness": float("nan"), "sharpness": float("nan")}
+    return quality_columns(source.info, face_size, quality)
 
 
 def quality_columns(info: VideoInfo, face_size: float | None, quality: dict[str, float]) -> dict:
