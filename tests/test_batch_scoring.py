@@ -45,17 +45,21 @@ def test_batch_rows_equal_analyze_video_and_bad_files_are_rows(model_folder, vid
     assert table["path"].tolist() == paths
     by_name = {os.path.basename(r.path): r for r in table.itertuples()}
     bad = by_name["notes.mp4"]
-    assert bad.verdict is None and bad.error_reason == "unreadable" and "not a readable" in bad.error
-    assert by_name["noise.mp4"].verdict == "inconclusive" and json.loads(by_name["noise.mp4"].reasons) == ["no face"]
-    assert json.loads(by_name["short.mp4"].reasons) == ["too short"]
+    assert bad.verdict is None and bad.error_reason == "unreadable" and "not a video file" in bad.error
+    assert str(videos) not in bad.error  # the same sentence the service gives: no path
+    noise = by_name["noise.mp4"]
+    assert noise.verdict == "inconclusive" and json.loads(noise.reason_codes) == ["no_face"]
+    assert json.loads(noise.reasons) == ["No face was found in 3 of 3 clip windows."]
+    assert json.loads(by_name["short.mp4"].reason_codes) == ["too_short"]
     detector = Detector.load(model_folder)
     for name in ("a_carphone.mp4", "two_faces.mp4"):
         row, local = by_name[name], analyze_video(videos / name, detector, PARAMS)
         assert row.verdict == local.verdict and row.p_fake == pytest.approx(local.p_fake, abs=1e-6)
-        assert row.persons == len(local.faces) and row.model_version == "1"
+        assert row.persons == len(local.faces) == row.persons_seen and row.model_version == "1"
+        assert (row.width, row.height, row.frames_lost) == (local.video.width, local.video.height, 0)
         faces = json.loads(row.faces)
         assert [s["p_fake"] for s in faces[0]["timeline"]] == pytest.approx(
-            [s["p_fake"] for s in local.faces[0].timeline], abs=1e-6)  # fmt: skip
+            [s.p_fake for s in local.faces[0].timeline], abs=1e-6)  # fmt: skip
         assert np.isfinite(json.loads(row.clip_scores)).all() and "model_s" in json.loads(row.timings)
 
 

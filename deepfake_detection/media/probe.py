@@ -61,6 +61,9 @@ class VideoError(Exception):
             self.code = code
         super().__init__(f"{path}: {message}")
 
+    def __reduce__(self):  # errors cross processes (decode workers, Ray tasks) whole
+        return type(self), (self.path, self.message, self.detail, self.code)
+
 
 class VideoLimitError(VideoError):
     """A readable video that exceeds a configured limit (size, duration, frames or pixels)."""
