@@ -17,7 +17,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces monitor dashboard test lint clean browser
+.PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces bench-footage bench-soak monitor dashboard test lint clean browser
 
 install: $(STAMP)
 
@@ -94,6 +94,15 @@ fast-path: $(STAMP)
 # Latency and throughput of the service at concurrency 1/4/16, adaptive batching on and off (prints numbers).
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/bench_serving.py
+
+# The front end per file (DFDC samples when present, 4K, 720p phone, 10 min): decode plan vs one sequential decode,
+# faces, features, peak memory (prints numbers; `make bench` runs it too)
+bench-footage: $(STAMP)
+	$(BIN)/python benchmarks/bench_footage.py
+
+# The service's memory over 100 mixed uploads (4K, hard inputs, DFDC samples), its peak and trend (prints numbers)
+bench-soak: $(STAMP)
+	$(BIN)/python benchmarks/soak_service.py
 
 # Clip windows with a face before/after, per video, detector ms per frame, a contact sheet (prints numbers).
 bench-faces: $(STAMP)

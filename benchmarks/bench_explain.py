@@ -14,7 +14,7 @@ import torch
 from bench import median_time  # the benchmarks' one timer: median of repeats after a warm-up
 
 from deepfake_detection.modeling.detector import Detector
-from deepfake_detection.modeling.explain import heatmap_png
+from deepfake_detection.modeling.heatmap import heatmap_png
 from deepfake_detection.modeling.model import ModelParams, build_model
 
 SIZES = {

@@ -13,10 +13,13 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.modeling.detector import Detector
+if TYPE_CHECKING:  # torch and transformers stay out of processes that only describe a model (the front door)
+    from deepfake_detection.modeling.detector import Detector
+
 
 MODEL_NAME = "deepfake-videomae"
 DETECTOR_ARTIFACT = "detector"

@@ -44,7 +44,7 @@ apply_offline_env()
 from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
 from deepfake_detection.media.formats import SNIFF_BYTES, described, sniff_container  # noqa: E402
 from deepfake_detection.media.probe import VideoError  # noqa: E402
-from deepfake_detection.modeling.detector import Detector  # noqa: E402
+from deepfake_detection.modeling import stored  # noqa: E402
 from deepfake_detection.monitoring.request_log import RequestLog  # noqa: E402
 from deepfake_detection.registry import describe_served_model  # noqa: E402
 from deepfake_detection.scoring.analyze import (  # noqa: E402
@@ -94,12 +94,14 @@ class ClipScorer:
     """The model: p(fake) of uint8 clips (N, 16, 224, 224, 3)."""
 
     def __init__(self) -> None:
-        self.detector: Detector | None = None
+        self.detector = None  # a modeling.detector.Detector once loaded
         self.bento_model = _served_model()
         # /readyz answers 503 until the weights are loaded; /livez answers at once
         threading.Thread(target=self._load, daemon=True).start()
 
     def _load(self) -> None:
+        from deepfake_detection.modeling.detector import Detector  # torch: only this process needs it
+
         self.detector = Detector.load(self.bento_model.path, settings.inference_backend)
         log.info("loaded %s, scoring with %s", self.bento_model.tag, self.detector.backend)
 
@@ -151,9 +153,9 @@ class DeepfakeDetection:
 
     def __init__(self) -> None:
         bento_model = _served_model()
-        self.threshold, info = Detector.read_meta(bento_model.path)
+        self.threshold, info = stored.read_meta(bento_model.path)
         self.model = describe_served_model(str(bento_model.tag), bento_model.info.labels, info)
-        self.model["backend"] = Detector.backend_of(bento_model.path, info, settings.inference_backend)
+        self.model["backend"] = stored.backend_of(bento_model.path, info, settings.inference_backend)
         self.fast_path = info.get("fast_path")
         geometry = model_geometry(info)
         if geometry is None:
@@ -337,4 +339,4 @@ def _flag(name: str, value: str) -> bool:
 
 
 def _warm_up() -> None:
-    import deepfake_detection.scoring.analyze  # noqa: F401  (decord, dlib, PyAV loaded before the first upload)
+    import deepfake_detection.scoring.analyze  # noqa: F401  (PyAV, OpenCV, dlib loaded before the first upload)

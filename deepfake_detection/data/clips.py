@@ -168,8 +168,10 @@ def extract_clips(
                     face_index=-1,  # the person id, set once every window is seen
                     start_frame=indices[0],
                     frame_indices=indices,
-                    crop_boxes=[_displayed(square_crop_box(b, frame_w, frame_h, params.margin), shown, reader)
-                                for b in track.boxes],
+                    crop_boxes=[
+                        _displayed(square_crop_box(b, frame_w, frame_h, params.margin), shown, reader)
+                        for b in track.boxes
+                    ],
                     face_size=track.face_size / shown,
                     hit_rate=track.hit_rate,
                     start_s=reader.time_s(indices[0]),

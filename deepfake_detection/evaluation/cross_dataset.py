@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn import metrics as skm
 
 from deepfake_detection.config import FaceParams
-from deepfake_detection.evaluation.metrics import binary_metrics, bootstrap_auc, eer, video_scores
+from deepfake_detection.evaluation.metrics import binary_metrics, bootstrap_auc, eer
+from deepfake_detection.evaluation.video_rule import video_scores
 from deepfake_detection.media.probe import VideoLimits
 
 ROW_COLUMNS = [

@@ -1,7 +1,6 @@
 """Clip- and video-level metrics, the validation threshold, bootstrap intervals, and the pictures.
 
-Video-level rule: a face track's score is the mean p(fake) of its clips; a video is as fake as its most
-fake face (max over tracks). A manipulated face anywhere makes the video fake.
+Video level: `evaluation.video_rule.video_scores` (mean over a person's clips, max over persons).
 """
 
 from __future__ import annotations
@@ -78,17 +77,6 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
         "log_loss": float(skm.log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])) if len(y) else float("nan"),
         "ece": expected_calibration_error(y, p) if len(y) else float("nan"),
     }
-
-
-def video_scores(clips: pd.DataFrame, score: str = "p_fake") -> pd.DataFrame:
-    """One row per video: mean over each face track's clips, then max over tracks (see module doc)."""
-    keep = [c for c in ("label", "is_fake", "method", "compression", "split") if c in clips.columns]
-    per_face = clips.groupby(["video_id", "face_index"], as_index=False).agg(
-        **{score: (score, "mean")}, **{c: (c, "first") for c in keep}
-    )
-    return per_face.groupby("video_id", as_index=False).agg(
-        **{score: (score, "max")}, **{c: (c, "first") for c in keep}
-    )
 
 
 def grouped_metrics(table: pd.DataFrame, threshold: float, score: str = "p_fake") -> pd.DataFrame:

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from deepfake_detection.data.clip_store import ClipStore
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.metrics import bootstrap_auc, grouped_metrics, save_plots, video_scores
+from deepfake_detection.evaluation.metrics import bootstrap_auc, grouped_metrics, save_plots
+from deepfake_detection.evaluation.video_rule import video_scores
 from deepfake_detection.modeling.detector import Detector
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_detection.modeling import stored
 from deepfake_detection.modeling.fast_path import FastModel, stored_precision
 from deepfake_detection.modeling.model import Preprocessing, load_model, predict_proba, save_model
-
-DETECTOR_FILE = "detector.json"
+from deepfake_detection.modeling.stored import DETECTOR_FILE
 
 
 @dataclass
@@ -67,17 +67,8 @@ class Detector:
         """Threshold and the scalar provenance fields: what registries show as searchable metadata."""
         return {"threshold": self.threshold, **{k: v for k, v in self.info.items() if isinstance(v, str | int | float)}}
 
-    @staticmethod
-    def read_meta(folder: str | Path) -> tuple[float, dict]:
-        """(threshold, info) of a saved detector, without loading its weights."""
-        meta = json.loads((Path(folder) / DETECTOR_FILE).read_text())
-        return float(meta["threshold"]), meta.get("info", {})
-
-    @staticmethod
-    def backend_of(folder: str | Path, info: dict, requested: str = "auto") -> str:
-        """The backend `load(folder, requested)` runs, without loading anything (what `/model` reports)."""
-        precision = stored_precision(folder, info) if requested != "torch" else None
-        return f"openvino-{precision}" if precision else "torch-fp32"
+    read_meta = staticmethod(stored.read_meta)  # without loading its weights (`modeling.stored`)
+    backend_of = staticmethod(stored.backend_of)
 
     @classmethod
     def load(cls, folder: str | Path, backend: str = "auto") -> Detector:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.data.clips import Clip, ClipFailure, FaceCounts, extract_clips, make_detector, plan_clip_starts
-from deepfake_detection.evaluation.metrics import video_scores
+from deepfake_detection.evaluation.video_rule import video_scores
 from deepfake_detection.faces.detectors import FaceDetector
 from deepfake_detection.media.probe import (
     NoVideoStream,
@@ -190,7 +190,7 @@ def decide(
     if not clips:
         reasons = reasons or [Reason(code="no_face", message="No face was found in the video.")]
         return Answer(verdict="inconclusive", p_fake=None, faces=[], reasons=reasons, **common)
-    table = pd.DataFrame({"video_id": "v", "face_index": [c.face_index for c in clips], "p_fake": scores, "is_fake": 0})
+    table = pd.DataFrame({"video_id": "v", "face_index": [c.face_index for c in clips], "p_fake": scores})
     p_video = float(video_scores(table).p_fake.iloc[0])
     faces = []
     for face_index in sorted({c.face_index for c in clips}):
@@ -285,7 +285,7 @@ def _timeline_entry(clip: Clip, p_fake: float, relevance: np.ndarray | None) -> 
                    *map(int, box)] for i, box in zip(clip.frame_indices, clip.crop_boxes, strict=True)],
     }  # fmt: skip
     if relevance is not None:
-        from deepfake_detection.modeling.explain import heatmap_png
+        from deepfake_detection.modeling.heatmap import heatmap_png
 
         heat = relevance.mean(axis=0)
         heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)

@@ -12,7 +12,7 @@ import html
 import json
 from collections.abc import Iterable
 
-from deepfake_detection.modeling.explain import APPROXIMATION_NOTE
+from deepfake_detection.modeling.heatmap import APPROXIMATION_NOTE
 from deepfake_detection.scoring.answer import parse_answer
 
 COLOURS = {"fake": "#b00020", "real": "#1b7e2e", "inconclusive": "#8a6d00", "error": "#555"}

@@ -9,7 +9,10 @@ crash costs only that job. So a hostile upload can neither pin a decoding slot n
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -22,21 +25,38 @@ class WorkerCrashed(Exception):
     """The worker process died while running the job (a native decoder crash); a new one replaces it."""
 
 
-class WorkerPool:
-    """`workers` spawned processes; `initializer` runs once in each (also in replacements), e.g. imports."""
+def _then_release(fn: Callable, args: tuple, kwargs: dict):
+    """Run a job, then hand the memory its frames used back to the system (`malloc_trim`): glibc keeps freed
+    blocks in its arenas, so a worker that once decoded a 4K window would otherwise stay that large."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to hand back this way
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
-    def __init__(self, workers: int, initializer: Callable[[], None] | None = None) -> None:
+
+class WorkerPool:
+    """`workers` spawned processes; `initializer` runs once in each (also in replacements), e.g. imports.
+
+    Memory stays bounded over a long run: each job's freed memory is handed back (`_then_release`), the decoder
+    threads share at most `MALLOC_ARENA_MAX` (2) glibc arenas instead of one each, and a worker is replaced
+    after `max_tasks` jobs (a bound on whatever a native library keeps).
+    """
+
+    def __init__(self, workers: int, initializer: Callable[[], None] | None = None, max_tasks: int = 200) -> None:
         from pebble import ProcessPool
 
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # read by glibc when the workers start
         self._pool = ProcessPool(
-            max_workers=workers, initializer=initializer, context=multiprocessing.get_context("spawn")
-        )
+            max_workers=workers, max_tasks=max_tasks, initializer=initializer,
+            context=multiprocessing.get_context("spawn"),
+        )  # fmt: skip
 
     async def run(self, fn: Callable, *args, timeout_s: float, **kwargs):
         """`fn(*args, **kwargs)` in a worker; raises `JobTimeout`, `WorkerCrashed` or the job's own exception."""
         from pebble import ProcessExpired
 
-        future = self._pool.schedule(fn, args=args, kwargs=kwargs, timeout=max(timeout_s, 0.001))
+        future = self._pool.schedule(_then_release, args=(fn, args, kwargs), timeout=max(timeout_s, 0.001))
         try:
             # shielded: a request cancelled by its own timeout leaves the job to its cooperative deadline (it
             # stops at the next clip, its worker stays warm); only a job stuck past `timeout_s` is killed
