@@ -15,8 +15,8 @@ from deepfake_detection.evaluation.metrics import (
     expected_calibration_error,
     grouped_metrics,
     save_plots,
-    video_scores,
 )
+from deepfake_detection.evaluation.video_rule import video_scores
 
 
 @pytest.fixture
