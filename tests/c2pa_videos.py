@@ -7,9 +7,9 @@
 |---|---|---|
 | `no_manifest` | the plain video | `none` |
 | `declared_ai` | `c2pa.created` with IPTC `trainedAlgorithmicMedia` (declared AI-generated) | `valid` |
-| `ai_edited` | `camera` as its parent ingredient + `c2pa.edited` with `compositeWithTrainedAlgorithmicMedia` | `valid` |
-| `camera` | device tags (make `TestCam`, model `Fixture One`) + `c2pa.created` with `digitalCapture` | `valid` |
-| `tampered` | `declared_ai` with 64 bytes of its video data changed after signing | `invalid` (`assertion.bmffHash.mismatch`) |
+| `ai_edited` | `camera` as parent ingredient; `c2pa.edited` with `compositeWithTrainedAlgorithmicMedia` | `valid` |
+| `camera` | device tags (make `TestCam`, model `Fixture One`); `c2pa.created` with `digitalCapture` | `valid` |
+| `tampered` | `declared_ai` with 64 bytes of its video data changed after signing | `invalid` (bmffHash) |
 | `garbage` | `declared_ai` with random bytes in its manifest box | `unreadable` |
 
 `remote_only(folder, url)` adds a file whose manifest is only referenced by URL (never fetched). Keys and the
@@ -67,8 +67,9 @@ def sign(source: Path, dest: Path, definition: dict, remote_url: str | None = No
     return dest
 
 
-def face_video(path: Path, carphone: Path, device: dict[str, str] | None = None) -> Path:
-    """The carphone face (48 frames, H.264) with a mono AAC tone, as MP4; `device`: QuickTime tags to write."""
+def face_video(path: Path, carphone: Path, device: dict[str, str] | None = None, audio_s: float = FRAMES / FPS) -> Path:
+    """The carphone face (48 frames, H.264) with `audio_s` seconds of a mono AAC tone, as MP4; `device`: QuickTime
+    tags to write."""
     import av
 
     from deepfake_detection.media.reader import VideoReader
@@ -85,7 +86,7 @@ def face_video(path: Path, carphone: Path, device: dict[str, str] | None = None)
         for frame in frames:
             container.mux(video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(video.encode(None))
-        t = np.arange(int(RATE * FRAMES / FPS)) / RATE
+        t = np.arange(int(RATE * audio_s)) / RATE
         tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
         for start in range(0, tone.shape[1], 1024):
             chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start : start + 1024]), format="fltp",
@@ -123,7 +124,8 @@ def tamper(source: Path, dest: Path) -> Path:
 def garble(source: Path, dest: Path) -> Path:
     """`source` with its C2PA manifest box kept in place but its content (the JUMBF store) random bytes."""
     data = bytearray(source.read_bytes())
-    offset, size, _ = next(b for b in top_boxes(bytes(data)) if b[2] == b"uuid" and data[b[0] + 8 : b[0] + 24] == C2PA_UUID)
+    boxes = top_boxes(bytes(data))
+    offset, size, _ = next(b for b in boxes if b[2] == b"uuid" and data[b[0] + 8 : b[0] + 24] == C2PA_UUID)
     start = offset + 8 + 16 + 16  # box header, uuid, then past the manifest box's own header fields
     data[start : offset + size] = np.random.default_rng(18).bytes(offset + size - start)
     dest.write_bytes(bytes(data))

@@ -40,6 +40,58 @@ class ReportPerson(_Loose):
     timeline: list[ReportClip] = Field(default_factory=list)
 
 
+class ReportCheck(_Loose):
+    code: str
+    explanation: str | None = None
+
+
+class ReportAction(_Loose):
+    action: str
+    digital_source_type: str | None = None
+    software_agent: str | None = None
+
+
+class ReportProvenance(_Loose):
+    """What the report shows of an answer's Content Credentials (`evidence.provenance.Provenance`)."""
+
+    state: str
+    summary: str = ""
+    signer: str | None = None
+    issuer: str | None = None
+    trusted: bool = False
+    trust_list: str | None = None
+    claim_generator: str | None = None
+    signed_at: str | None = None
+    title: str | None = None
+    failures: list[ReportCheck] = Field(default_factory=list)
+    actions: list[ReportAction] = Field(default_factory=list)
+    remote_url: str | None = None
+    network: str | None = None
+
+
+class ReportContainer(_Loose):
+    writing_application: str | None = None
+    encoders: list[str] = Field(default_factory=list)
+    device_make: str | None = None
+    device_model: str | None = None
+    creation_time: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class ReportAudio(_Loose):
+    present: bool = False
+    summary: str = ""
+
+
+class ReportAssessment(_Loose):
+    """The answer's assessment (`evidence.assessment.Assessment`): its headline, reasons and caveats."""
+
+    label: str
+    headline: str
+    reasons: list[str] = Field(default_factory=list)
+    caveats: list[str] = Field(default_factory=list)
+
+
 class ReportAnswer(_Loose):
     """What a report reads of a `/detect` answer (or a CLI row), checked: numbers finite, images base64."""
 
@@ -54,6 +106,10 @@ class ReportAnswer(_Loose):
     video: dict[str, Scalar] = Field(default_factory=dict)
     faces: list[ReportPerson] = Field(default_factory=list)
     model: dict[str, Scalar] | None = None
+    provenance: ReportProvenance | None = None
+    container: ReportContainer | None = None
+    audio: ReportAudio | None = None
+    assessment: ReportAssessment | None = None
 
     @model_validator(mode="after")
     def _verdict_or_error(self) -> ReportAnswer:
@@ -73,6 +129,9 @@ section { border-top: 1px solid #ddd; margin-top: 1.5rem; padding-top: .5rem; }
 .heatmaps img { width: 64px; height: 64px; margin-right: 2px; border-radius: 3px; }
 img.thumb { width: 112px; height: 112px; border-radius: 6px; border: 1px solid #ccc; }
 .note { font-size: .85rem; color: #555; }
+.evidence { border: 1px solid #ccc; border-radius: 6px; padding: .4rem .9rem; margin: .6rem 0; background: #fcfcfc; }
+.evidence h3 { font-size: 1rem; margin: .5rem 0 .2rem; } .evidence ul { margin: .2rem 0; font-size: .9rem; }
+.assessment { font-weight: bold; font-size: 1.1rem; }
 """
 
 
@@ -132,6 +191,50 @@ def _person(person: dict, answer: dict) -> str:
             "</div></div>")  # fmt: skip
 
 
+def _items(values: list[str], cls: str = "") -> str:
+    items = "".join(f"<li>{_e(v)}</li>" for v in values if v)
+    return f'<ul class="{cls}">{items}</ul>' if items else ""
+
+
+def _evidence(answer: dict) -> str:
+    """The evidence beyond the pixels: the assessment, Content Credentials, container and audio facts."""
+    a, p, c, au = (answer.get(k) for k in ("assessment", "provenance", "container", "audio"))
+    if not (a or p or c or au):
+        return ""
+    parts = ["<h3>Evidence beyond the pixels</h3>"]
+    if a:
+        parts.append(f'<p class="assessment">{_e(a["headline"])}</p>{_items(a["reasons"])}')
+        if a["caveats"]:
+            parts.append(f'<p class="note">What it cannot mean:</p>{_items(a["caveats"], "note")}')
+    if p:
+        signer = " ".join(x for x in (p["signer"], f"({p['issuer']})" if p["issuer"] else None) if x)
+        trust = "no trust list configured"
+        if p["trust_list"]:
+            trust = f"{'on' if p['trusted'] else 'not on'} the trust list {p['trust_list']}"
+        rows = [("state", p["state"]), ("summary", p["summary"]), ("signed by", signer),
+                ("trust", trust if p["state"] in ("valid", "trusted", "invalid") else None),
+                ("claim generator", p["claim_generator"]), ("signed at", p["signed_at"]), ("title", p["title"]),
+                ("failed checks", "; ".join(f"{f['code']}: {f['explanation']}" if f["explanation"] else f["code"]
+                                            for f in p["failures"])),
+                ("actions", "; ".join(" ".join(x for x in (act["action"], act["digital_source_type"],
+                                                           act["software_agent"]) if x) for act in p["actions"])),
+                ("manifest on the web", p["remote_url"]), ("network", p["network"])]  # fmt: skip
+        parts.append("<h3>Content Credentials (C2PA)</h3>" + _facts_table(rows))
+    if c:
+        device = " ".join(x for x in (c["device_make"], c["device_model"]) if x)
+        rows = [("written by", c["writing_application"]), ("encoders", "; ".join(c["encoders"])),
+                ("device", device), ("created", c["creation_time"])]  # fmt: skip
+        parts.append("<h3>Container</h3>" + _facts_table(rows) + _items(c["notes"], "note"))
+    if au:
+        parts.append(f"<h3>Audio</h3><p>{_e(au['summary'] or ('present' if au['present'] else 'no audio track'))}</p>")
+    return f'<div class="evidence">{"".join(parts)}</div>'
+
+
+def _facts_table(rows: list[tuple[str, object]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, ""))
+    return f"<table>{body}</table>" if body else ""
+
+
 def _section(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
     if answer.get("error") is not None:
@@ -142,8 +245,8 @@ def _section(answer: dict) -> str:
     colour = COLOURS.get(answer["verdict"], "#222")
     return (f'<section><h2>{_e(name)}</h2><p class="verdict" style="color:{colour}">{_e(answer["verdict"]).upper()}'
             f'</p><p>p(fake) {_p(answer.get("p_fake"))} at threshold {_p(answer.get("threshold"))}</p>{reasons}'
-            f'<p class="note">{facts}</p>{"".join(_person(p, answer) for p in answer.get("faces", []))}'
-            "</section>")  # fmt: skip
+            f'<p class="note">{facts}</p>{_evidence(answer)}'
+            f'{"".join(_person(p, answer) for p in answer.get("faces", []))}</section>')  # fmt: skip
 
 
 def _summary_row(answer: dict) -> str:
