@@ -274,7 +274,7 @@ def test_a_reader_stuck_inside_the_sdk_is_answered_at_the_deadline(videos):
     started = time.monotonic()
     p = read_provenance(stalled, timeout_s=0.5)
     assert time.monotonic() - started < 1.5
-    assert p.state == "unreadable" and "did not finish in 0.5 s" in p.summary
+    assert (p.state, p.timed_out) == ("unreadable", True) and "did not finish in 0.5 s" in p.summary
     stalled.release.set()  # the abandoned reader's next read fails at once, and its thread ends
     deadline = time.monotonic() + 5
     while any(t.name == "c2pa-read" for t in threading.enumerate()) and time.monotonic() < deadline:
@@ -287,6 +287,7 @@ def test_a_slow_read_is_cut_at_the_deadline(videos):
     started = time.monotonic()
     p = read_provenance(slow, timeout_s=0.4)
     assert time.monotonic() - started < 1.5 and p.state == "unreadable" and "longer than 0.4 s" in p.summary
+    assert p.timed_out and assess("real", 0.1, False, Evidence(provenance=p)).label == "detector_real"  # not tampering
 
 
 def test_hostile_manifest_boxes_give_a_stated_answer_fast(videos, tmp_path):
@@ -312,7 +313,7 @@ def test_hostile_manifest_boxes_give_a_stated_answer_fast(videos, tmp_path):
         started = time.monotonic()
         p = read_provenance(io.BytesIO(blob), timeout_s=2.0)
         assert time.monotonic() - started < 2.5, name
-        assert isinstance(p, Provenance) and p.summary, name
+        assert isinstance(p, Provenance) and p.summary and not p.timed_out, name
         seen.add(p.state)
     assert "unreadable" in seen and seen <= {"unreadable", "invalid", "valid", "none"}, seen
 
@@ -548,7 +549,7 @@ def test_the_report_has_an_evidence_section(videos, tmp_path):
     assert "trainedAlgorithmicMedia" in html and "AAC 16 kHz mono" in html and "x264 core" in html
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
-    assert "what it cannot mean" in html.lower()
+    assert "what it cannot mean" in html.lower() and "<td>declared AI-generated</td>" in html  # the summary row
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)")
@@ -600,3 +601,33 @@ def test_the_page_shows_the_evidence_panel(videos, tmp_path):
     assert "TestCam Fixture One" in seen["camera"]["panel"] and seen["camera"]["label"] == "declared_camera_capture"
     assert seen["no_manifest"]["state"] == "none" and "evidence of nothing" in seen["no_manifest"]["panel"]
     assert '<img src=x onerror="window.pwned=1">' in seen["markup"]["panel"]  # shown as text, never as markup
+
+
+@pytest.mark.slow
+def test_the_monitoring_step_reports_the_shares_on_a_real_zenml_store(videos, tmp_path):
+    from zenml import pipeline
+    from zenml.client import Client
+
+    from deepfake_detection.monitoring.drift import MonitoringConfig
+    from steps.monitoring.drift import load_current
+    from steps.monitoring.evidence import evidence_report
+
+    log = RequestLog(tmp_path / "log")
+    for i, kind in enumerate(["declared_ai", "no_manifest", "camera", "tampered"]):
+        evidence = read_evidence(videos[kind], 1.92)
+        log.append(
+            {"request_id": f"r{i}", "verdict": "real", **log_columns(evidence, assess("real", 0.1, True, evidence))}
+        )
+
+    @pipeline(enable_cache=False)
+    def shares_only(config: MonitoringConfig):
+        evidence_report(load_current(config), config)
+
+    config = MonitoringConfig(request_log_dir=str(tmp_path / "log"), reports_dir=str(tmp_path / "reports"),
+                              run_name="evidence", evidence_period="1h")  # fmt: skip
+    run = Client().get_pipeline_run(shares_only(config).id)
+    assert str(run.status) == "completed"
+    shares = run.steps["evidence_report"].outputs["evidence_shares"][0].load()
+    assert shares[["uploads", "with_credentials", "declared_ai", "credentials_failing"]].sum().tolist() == [4, 3, 1, 1]
+    (page,) = (tmp_path / "reports").glob("evidence_*_evidence.html")
+    assert "3 of 4 uploads (75.0%) carried Content Credentials, 1 (25.0%) declared AI" in page.read_text()

@@ -5,8 +5,9 @@ went into it is a `reason`, and what the headline cannot mean is a `caveat`:
 
 1. Content Credentials that fail verification (`invalid`) -> `credentials_invalid`, "credentials fail
    verification (possible tampering)". The failed checks are named. Nothing the manifest declares is believed.
-2. A manifest that cannot be read (`unreadable`: garbage in the manifest box, a hostile structure, a reader out
-   of time) -> `credentials_unreadable`, "credentials unreadable (possible tampering or damage)".
+2. A manifest box that cannot be read (`unreadable`: garbage in it, a hostile structure) -> `credentials_unreadable`,
+   "credentials unreadable (possible tampering or damage)". A read cut at its deadline (`timed_out`) is not
+   this: it falls to rule 6 and says why.
 3. Valid (or trusted) credentials declaring AI generation (`trainedAlgorithmicMedia`, in the active manifest or
    an ingredient's) -> `declared_ai_generated`, "declared AI-generated": whatever the detector says, face or no
    face, demo model or not.
@@ -142,7 +143,7 @@ def _credentials_label(p: Provenance, verdict: str, detector_is_demo: bool) -> s
     """Rules 1-5: the label the credentials decide, or None when they decide nothing (rule 6)."""
     if p.state == "invalid":
         return "credentials_invalid"
-    if p.state == "unreadable" and p.present:
+    if p.state == "unreadable" and p.present and not p.timed_out:
         return "credentials_unreadable"
     if p.state not in ("valid", "trusted"):
         return None

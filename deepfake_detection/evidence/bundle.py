@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deepfake_detection.evidence.audio import AudioTally, AudioTrack, absent
 from deepfake_detection.evidence.container import ContainerFacts, container_facts
-from deepfake_detection.evidence.provenance import DEFAULT_TIMEOUT_S, Provenance, TrustList, read_provenance
+from deepfake_detection.evidence.provenance import Provenance, TrustList, read_provenance
 
 
 class Evidence(BaseModel):
@@ -33,7 +33,7 @@ def read_evidence(
     video_duration_s: float | None = None,
     video_start_s: float | None = None,
     trust: TrustList | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float | None = None,
 ) -> Evidence:
     """All the evidence of the file at `path`: one demux pass (no decoding) serves the container facts (with the
     first video packet's encoder signature) and the audio track; the C2PA SDK reads the file once more.

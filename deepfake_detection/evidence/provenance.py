@@ -21,12 +21,14 @@ fetch, and the tests check both against a loopback server. Every string taken fr
 (`evidence.text`): the manifest is written by whoever made the file.
 
 Bounded time: the SDK is native code, so a Python timeout cannot interrupt it. The read runs in a worker thread
-and reads the file through a stream whose every read checks the deadline (`timeout_s`): the SDK reads as it
-parses and hashes, so a read past the deadline fails and the SDK returns. If it is stuck where it reads
-nothing, the caller still gets `unreadable` ("did not finish in N s") at the deadline and the thread is
-abandoned (its next read fails at once). The hard bound is the process: in the service the read runs in a
-decode worker that is killed and replaced past the request's deadline (`scoring.worker_pool`). Nothing here
-raises for a bad file: every failure is a stated `unreadable` (or `none`/`not_checked`).
+and reads the file through a stream whose every read checks the deadline (`timeout_s`; by default 2 s plus
+20 ms per MB, since verifying a signed file hashes all its media data): the SDK reads as it parses and hashes,
+so a read past the deadline fails and the SDK returns. If it is stuck where it reads nothing, the caller still
+gets `unreadable` ("did not finish in N s") at the deadline and the thread is abandoned (its next read fails
+at once). Either way `timed_out` is set: a read out of time verified nothing and says nothing about tampering.
+The hard bound is the process: in the service the read runs in a decode worker that is killed and replaced past
+the request's deadline (`scoring.worker_pool`). Nothing here raises for a bad file: every failure is a stated
+`unreadable` (or `none`/`not_checked`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ AI_GENERATED = {"trainedAlgorithmicMedia"}
 AI_EDITED = {"compositeWithTrainedAlgorithmicMedia"}
 CAMERA_CAPTURE = {"digitalCapture", "computationalCapture"}
 UNTRUSTED = "signingCredential.untrusted"  # a trust verdict, not a broken file: reported as `trusted` False
-DEFAULT_TIMEOUT_S = 2.0
+BASE_TIMEOUT_S, TIMEOUT_S_PER_MB = 2.0, 0.02  # default deadline: 2 s + 20 ms per MB (~10x the hashing rate here)
 MAX_ACTIONS = 50  # per answer: a manifest can list thousands; the rest are counted, not listed
 MAX_INGREDIENTS = 20
 MAX_DEPTH = 8  # ingredient manifests followed this deep
@@ -158,18 +160,21 @@ class Provenance(BaseModel):
     declared: Declared | None = Field(None, description="what the manifests declare about the source")
     manifests: int = Field(0, description="manifests in the file's store (its signed history)")
     remote_url: str | None = None
+    timed_out: bool = Field(False, description="the read was cut at its deadline (unreadable, nothing verified)")
     network: str = NO_NETWORK
     sdk: str = ""
     read_ms: float = 0.0
 
 
 def read_provenance(
-    source: str | Path | BinaryIO, trust: TrustList | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+    source: str | Path | BinaryIO, trust: TrustList | None = None, timeout_s: float | None = None
 ) -> Provenance:
     """The Content Credentials of `source` (a path, or a seekable binary stream positioned anywhere).
 
     Never raises for what the file contains and never touches the network; returns within about `timeout_s`
-    seconds whatever the manifest holds (see the module docstring). Typical cost: 1-10 ms for a small MP4, plus
+    seconds whatever the manifest holds (see the module docstring); None: 2 s plus 20 ms per MB of the file, as
+    verifying a signed file hashes all its media data. A read cut by the deadline is `unreadable` with
+    `timed_out` True: it says nothing about tampering. Typical cost: 1-10 ms for a small MP4, plus
     hashing the media data for a signed file (about 2 ms per MB here).
     """
     started = time.perf_counter()
@@ -245,7 +250,7 @@ class _DeadlineStream(io.RawIOBase):
         pass
 
 
-def _read_bounded(source: str | Path | BinaryIO, trust: TrustList | None, timeout_s: float) -> Provenance:
+def _read_bounded(source: str | Path | BinaryIO, trust: TrustList | None, timeout_s: float | None) -> Provenance:
     trust_name = trust.name if trust is not None else None
     try:
         raw = _open(source)
@@ -253,20 +258,20 @@ def _read_bounded(source: str | Path | BinaryIO, trust: TrustList | None, timeou
         return _unreadable(f"the file could not be opened for reading ({type(exc).__name__})", trust_name)
     if isinstance(raw, str):  # a reason the file is not one to read
         return _unreadable(raw, trust_name)
+    if timeout_s is None:
+        timeout_s = BASE_TIMEOUT_S + TIMEOUT_S_PER_MB * _size(raw) / 1e6
     stream = _DeadlineStream(raw, time.monotonic() + timeout_s)
     outcome: dict = {}
-    worker = threading.Thread(target=_read_native, args=(stream, trust, outcome), name="c2pa-read", daemon=True)
+    own = raw if raw is not source else None  # a file opened here is closed by the reader thread when it ends
+    worker = threading.Thread(target=_read_native, args=(stream, trust, outcome, own), name="c2pa-read", daemon=True)
     worker.start()
     worker.join(timeout_s + 0.05)
     if worker.is_alive():  # stuck in native code that reads nothing: answer now, its next read fails
         stream.abandon()
-        return _unreadable(f"the Content Credentials reader did not finish in {timeout_s:g} s; it was abandoned",
-                           trust_name, present=True)  # fmt: skip
-    if source is not raw:
-        raw.close()
+        return _timed_out(f"the Content Credentials reader did not finish in {timeout_s:.3g} s; it was abandoned",
+                          trust_name)  # fmt: skip
     if stream.expired:
-        return _unreadable(f"reading the Content Credentials took longer than {timeout_s:g} s", trust_name,
-                           present=True)  # fmt: skip
+        return _timed_out(f"reading the Content Credentials took longer than {timeout_s:.3g} s", trust_name)
     if "error" in outcome:
         return _from_error(outcome["error"], trust_name)
     try:
@@ -285,8 +290,8 @@ def _open(source: str | Path | BinaryIO) -> BinaryIO | str:
     return path.open("rb")
 
 
-def _read_native(stream: _DeadlineStream, trust: TrustList | None, outcome: dict) -> None:
-    """In the worker thread: the SDK's read of `stream` into `outcome` ("json", or "error")."""
+def _read_native(stream: _DeadlineStream, trust: TrustList | None, outcome: dict, own: BinaryIO | None) -> None:
+    """In the worker thread: the SDK's read of `stream` into `outcome` ("json", or "error"); closes `own`."""
     try:
         import c2pa
 
@@ -295,6 +300,9 @@ def _read_native(stream: _DeadlineStream, trust: TrustList | None, outcome: dict
             outcome["json"] = reader.json()
     except BaseException as exc:  # everything the native side or its wrapper raises is stated, not raised
         outcome["error"] = exc
+    finally:
+        if own is not None:
+            own.close()
 
 
 def _from_error(exc: BaseException, trust_name: str | None) -> Provenance:
@@ -325,6 +333,20 @@ def _from_error(exc: BaseException, trust_name: str | None) -> Provenance:
         return _unreadable(f"a Content Credentials box is present but its manifest cannot be read{said}",
                            trust_name, present=True)  # fmt: skip
     return _unreadable(f"the Content Credentials could not be read ({type(exc).__name__})", trust_name, present=True)
+
+
+def _size(raw: BinaryIO) -> int:
+    try:
+        here = raw.tell()
+        end = raw.seek(0, io.SEEK_END)
+        raw.seek(here)
+        return int(end)
+    except (OSError, ValueError):
+        return 0
+
+
+def _timed_out(reason: str, trust_name: str | None) -> Provenance:
+    return _unreadable(reason, trust_name).model_copy(update={"timed_out": True})
 
 
 def _unreadable(reason: str, trust_name: str | None, present: bool = False) -> Provenance:

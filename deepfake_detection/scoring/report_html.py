@@ -253,9 +253,10 @@ def _summary_row(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
     verdict = "error" if answer.get("error") is not None else answer["verdict"]
     detail = answer["error"] if answer.get("error") is not None else ", ".join(answer.get("reasons", []))
+    assessment = (answer.get("assessment") or {}).get("headline", "")
     return (f'<tr><td>{_e(name)}</td><td class="verdict" style="color:{COLOURS.get(verdict, "#222")}">{_e(verdict)}'
             f'</td><td>{_p(answer.get("p_fake"))}</td><td>{len(answer.get("faces", []))}</td>'
-            f"<td>{_e(detail)}</td></tr>")  # fmt: skip
+            f"<td>{_e(assessment)}</td><td>{_e(detail)}</td></tr>")  # fmt: skip
 
 
 def render_report(answers: Iterable[dict], title: str = "deepfake-videomae report") -> str:
@@ -276,7 +277,7 @@ def render_report(answers: Iterable[dict], title: str = "deepfake-videomae repor
     rows = "".join(_summary_row(a) for a in answers)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{model_lines}"
-            f"<table><thead><tr><th>file</th><th>verdict</th><th>p(fake)</th><th>persons</th><th>reasons / error</th>"
-            f'</tr></thead><tbody>{rows}</tbody></table>{"".join(_section(a) for a in answers)}'
+            f"<table><thead><tr><th>file</th><th>verdict</th><th>p(fake)</th><th>persons</th><th>assessment</th>"
+            f'<th>reasons / error</th></tr></thead><tbody>{rows}</tbody></table>{"".join(_section(a) for a in answers)}'
             "<p class=\"note\">Video-level p(fake): mean over a person's clips, max over persons. No usable face: "
             "inconclusive, never real.</p></body></html>")  # fmt: skip
