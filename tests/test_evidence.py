@@ -519,6 +519,24 @@ def test_an_old_request_log_gets_the_evidence_columns(tmp_path):
 # ---------- where a person looks: the report and the page ----------
 
 
+def _analysed_answer(path: Path) -> dict:
+    """What /detect will answer once the evidence is wired in: the library's verdict (a tiny untrained model) of
+    `path` plus its evidence and assessment, built the way the service builds its answer."""
+    import video_factory as vf
+    from tiny_models import tiny_detector
+
+    from deepfake_detection.config import ClipParams
+    from deepfake_detection.scoring.analyze import analyze_video
+
+    params = ClipParams(size=64, clips_per_video=3, faces=vf.PHONE_FACES)
+    verdict = analyze_video(path, tiny_detector(params), params)
+    evidence = read_evidence(path, verdict.info.duration_s, verdict.info.start_s)
+    answer = _answer(evidence, verdict.verdict, verdict.p_fake)
+    answer.update({k: v for k, v in verdict.as_dict(thumbnails=True).items() if k != "video"})
+    answer["video"] = {k: v for k, v in verdict.as_dict()["video"].items() if k != "path"}
+    return answer
+
+
 def _answer(evidence: Evidence, verdict: str = "inconclusive", p_fake: float | None = None) -> dict:
     """A /detect-shaped answer with the evidence fields the service will add (saved: the page needs no server)."""
     a = assess(verdict, p_fake, True, evidence)
@@ -558,7 +576,8 @@ def test_the_page_shows_the_evidence_panel(videos, tmp_path):
     page_html = (REPO / "serving" / "static" / "index.html").read_text()
     hostile = sign(videos["no_manifest"], tmp_path / "markup.mp4", manifest('<img src=x onerror="window.pwned=1">', [
         {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia"}]))  # fmt: skip
-    answers = {k: _answer(read_evidence(videos[k], 1.92)) for k in ("declared_ai", "tampered", "camera", "no_manifest")}
+    answers = {k: _answer(read_evidence(videos[k], 1.92)) for k in ("tampered", "camera", "no_manifest")}
+    answers = {"declared_ai": _analysed_answer(videos["declared_ai"]), **answers}  # a face, scored
     answers["markup"] = _answer(read_evidence(hostile, 1.92))
     errors: list[str] = []
     with chromium_page(1200, 1000) as page:
@@ -581,7 +600,9 @@ def test_the_page_shows_the_evidence_panel(videos, tmp_path):
             }
             if kind in ("declared_ai", "tampered"):
                 page.locator("#answer-head").screenshot(path=str(ARTIFACTS / f"page_evidence_{kind}.png"))
-        page.screenshot(path=str(ARTIFACTS / "page_evidence_full.png"), full_page=True)
+            if kind == "declared_ai":
+                page.screenshot(path=str(ARTIFACTS / "page_evidence_full.png"), full_page=True)
+                assert page.locator(".face").count() == len(answer["faces"]) >= 1  # the person beside it
         # beside the verdict: the panel's left edge is right of the verdict column's left edge, on one row
         verdict_box, panel_box = page.locator(".verdict-col").bounding_box(), page.locator("#evidence").bounding_box()
         assert panel_box["x"] >= verdict_box["x"] + verdict_box["width"] - 1, (verdict_box, panel_box)
@@ -593,6 +614,7 @@ def test_the_page_shows_the_evidence_panel(videos, tmp_path):
         assert page.locator("#evidence").is_hidden()
     assert not errors, errors
     assert seen["declared_ai"]["label"] == "declared_ai_generated" and seen["declared_ai"]["state"] == "valid"
+    assert answers["declared_ai"]["verdict"] in seen["declared_ai"]["panel"]  # the detector's own verdict, as it was
     assert "trainedAlgorithmicMedia" in seen["declared_ai"]["panel"] and "C2PA Signer" in seen["declared_ai"]["panel"]
     assert "no trust list configured" in seen["declared_ai"]["panel"]
     assert "AAC 16 kHz mono" in seen["declared_ai"]["panel"] and "meaningless" in seen["declared_ai"]["panel"]
