@@ -184,8 +184,10 @@ def read_provenance(
 
 @lru_cache(maxsize=1)
 def sdk_version() -> str:
-    import c2pa
-
+    try:
+        import c2pa
+    except ImportError:  # stated in every answer rather than failing one: the dependency is missing
+        return "c2pa-python is not installed"
     return f"c2pa-python {c2pa.__version__} (c2pa-rs {c2pa.sdk_version()})"
 
 
@@ -285,6 +287,8 @@ def _open(source: str | Path | BinaryIO) -> BinaryIO | str:
     if not isinstance(source, str | os.PathLike):
         return source
     path = Path(source)
+    if not path.exists():
+        return "no such file"
     if not path.is_file():  # a FIFO or a device would block or never end
         return "not a regular file"
     return path.open("rb")
