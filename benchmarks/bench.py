@@ -17,6 +17,8 @@ Medians after a warm-up; every ratio is from the same run. Sections:
    path: a 10 s 720p video with one face at 4 and 8 clips, concurrency 1 and 4, split into decode, faces,
    features and model, with the server's memory.
 
+7. the cost of reading an upload's evidence (Content Credentials, container facts, audio; `bench_evidence.py`).
+
 Writes `.cache/reports/bench/bench.json`. Random weights measure speed and agreement, never skill.
 """
 
@@ -61,7 +63,7 @@ OUT = REPO / ".cache" / "reports" / "bench"
 VIDEOMAE_B = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 DEMO = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "patch_size": 32}
 ROWS: list[dict] = []
-SECTIONS = ("decode", "model", "auc", "service")
+SECTIONS = ("decode", "model", "auc", "service", "evidence")
 
 
 def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
@@ -346,6 +348,10 @@ def main() -> None:
             demo_auc_change()
         if "service" in args.sections:
             end_to_end(video, big["int8"], big["detector"], args.quick)
+    if "evidence" in args.sections:  # Content Credentials, container facts and audio per upload (target <= 50 ms)
+        import bench_evidence
+
+        bench_evidence.measure(row, args.quick)
     peak = {dtype: next(r["value"] for r in ROWS if r["item"].startswith("matmul") and dtype in r["item"])
             for dtype in ("float32", "bfloat16")}  # fmt: skip
     for r in ROWS:

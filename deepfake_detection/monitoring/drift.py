@@ -41,6 +41,7 @@ class MonitoringConfig(BaseModel):
     run_name: str | None = Field(None, description="name of the run in the workspace")
     reports_dir: str = ".cache/reports/drift"
     fail_on_drift: bool = Field(False, description="fail the pipeline (else: log an alert) on drift")
+    evidence_period: str = Field("1D", description="period of the Content Credentials shares (pandas frequency)")
 
 
 class ColumnDrift(BaseModel):

@@ -1,12 +1,16 @@
 """The durable log of served requests: one SQLite row per accepted upload, written before the answer.
 
 It is what drift monitoring reads as the "current" window, so it holds the same drift columns as the
-reference (`drift_features.FEATURE_COLUMNS`) next to the verdict. SQLite in WAL mode: many readers,
-one writer at a time, durable across restarts; each append is its own committed transaction.
+reference (`drift_features.FEATURE_COLUMNS`) next to the verdict, and the upload's evidence columns
+(`evidence.columns.LOG_COLUMNS`: credentials present, their state, what they declare, the assessment), which
+the monitoring report counts over time; a log made before a column existed gets it added (NULL in old rows).
+SQLite in WAL mode: many readers, one writer at a time, durable across restarts; each append is its own
+committed transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -16,11 +20,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepfake_detection.evidence.columns import LOG_COLUMNS as EVIDENCE_COLUMNS
 from deepfake_detection.monitoring.drift_features import FEATURE_COLUMNS, NUMERIC_COLUMNS
 
 DB_NAME = "requests.sqlite"
 LOG_COLUMNS = ["request_id", "time", "model_name", "model_version", "verdict", "p_fake", "reasons",
-               *FEATURE_COLUMNS]  # fmt: skip
+               *FEATURE_COLUMNS, *EVIDENCE_COLUMNS]  # fmt: skip
+
+
+def _sql_type(column: str) -> str:
+    if column in EVIDENCE_COLUMNS:
+        return EVIDENCE_COLUMNS[column]
+    return "REAL" if column in NUMERIC_COLUMNS or column in ("time", "p_fake") else "TEXT"
 
 
 class RequestLog:
@@ -31,9 +42,12 @@ class RequestLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            cols = ", ".join(f"{c} {'REAL' if c in NUMERIC_COLUMNS or c in ('time', 'p_fake') else 'TEXT'}"
-                             for c in LOG_COLUMNS)  # fmt: skip
+            cols = ", ".join(f"{c} {_sql_type(c)}" for c in LOG_COLUMNS)
             db.execute(f"CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+            present = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+            for column in (c for c in LOG_COLUMNS if c not in present):  # a log written by an older version
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it just now
+                    db.execute(f"ALTER TABLE requests ADD COLUMN {column} {_sql_type(column)}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -26,6 +26,9 @@ section { border-top: 1px solid #ddd; margin-top: 1.5rem; padding-top: .5rem; }
 .heatmaps img { width: 64px; height: 64px; margin-right: 2px; border-radius: 3px; }
 img.thumb { width: 112px; height: 112px; border-radius: 6px; border: 1px solid #ccc; }
 .note { font-size: .85rem; color: #555; }
+.evidence { border: 1px solid #ccc; border-radius: 6px; padding: .4rem .9rem; margin: .6rem 0; background: #fcfcfc; }
+.evidence h3 { font-size: 1rem; margin: .5rem 0 .2rem; } .evidence ul { margin: .2rem 0; font-size: .9rem; }
+.assessment { font-weight: bold; font-size: 1.1rem; }
 """
 
 
@@ -85,6 +88,50 @@ def _person(person: dict, answer: dict) -> str:
             "</div></div>")  # fmt: skip
 
 
+def _items(values: list[str], cls: str = "") -> str:
+    items = "".join(f"<li>{_e(v)}</li>" for v in values if v)
+    return f'<ul class="{cls}">{items}</ul>' if items else ""
+
+
+def _evidence(answer: dict) -> str:
+    """The evidence beyond the pixels: the assessment, Content Credentials, container and audio facts."""
+    a, p, c, au = (answer.get(k) for k in ("assessment", "provenance", "container", "audio"))
+    if not (a or p or c or au):
+        return ""
+    parts = ["<h3>Evidence beyond the pixels</h3>"]
+    if a:
+        parts.append(f'<p class="assessment">{_e(a["headline"])}</p>{_items(a["reasons"])}')
+        if a["caveats"]:
+            parts.append(f'<p class="note">What it cannot mean:</p>{_items(a["caveats"], "note")}')
+    if p:
+        signer = " ".join(x for x in (p["signer"], f"({p['issuer']})" if p["issuer"] else None) if x)
+        trust = "no trust list configured"
+        if p["trust_list"]:
+            trust = f"{'on' if p['trusted'] else 'not on'} the trust list {p['trust_list']}"
+        rows = [("state", p["state"]), ("summary", p["summary"]), ("signed by", signer),
+                ("trust", trust if p["state"] in ("valid", "trusted", "invalid") else None),
+                ("claim generator", p["claim_generator"]), ("signed at", p["signed_at"]), ("title", p["title"]),
+                ("failed checks", "; ".join(f"{f['code']}: {f['explanation']}" if f["explanation"] else f["code"]
+                                            for f in p["failures"])),
+                ("actions", "; ".join(" ".join(x for x in (act["action"], act["digital_source_type"],
+                                                           act["software_agent"]) if x) for act in p["actions"])),
+                ("manifest on the web", p["remote_url"]), ("network", p["network"])]  # fmt: skip
+        parts.append("<h3>Content Credentials (C2PA)</h3>" + _facts_table(rows))
+    if c:
+        device = " ".join(x for x in (c["device_make"], c["device_model"]) if x)
+        rows = [("written by", c["writing_application"]), ("encoders", "; ".join(c["encoders"])),
+                ("device", device), ("created", c["creation_time"])]  # fmt: skip
+        parts.append("<h3>Container</h3>" + _facts_table(rows) + _items(c["notes"], "note"))
+    if au:
+        parts.append(f"<h3>Audio</h3><p>{_e(au['summary'] or ('present' if au['present'] else 'no audio track'))}</p>")
+    return f'<div class="evidence">{"".join(parts)}</div>'
+
+
+def _facts_table(rows: list[tuple[str, object]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows if v not in (None, ""))
+    return f"<table>{body}</table>" if body else ""
+
+
 def _section(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
     if answer.get("error") is not None:
@@ -100,17 +147,18 @@ def _section(answer: dict) -> str:
     colour = COLOURS.get(answer["verdict"], "#222")
     return (f'<section><h2>{_e(name)}</h2><p class="verdict" style="color:{colour}">{_e(answer["verdict"]).upper()}'
             f'</p><p>p(fake) {_p(answer.get("p_fake"))} at threshold {_p(answer.get("threshold"))}</p>{persons}'
-            f'{reasons}<p class="note">{facts}</p>{notes}{"".join(_person(p, answer) for p in answer.get("faces", []))}'
-            "</section>")  # fmt: skip
+            f'{reasons}<p class="note">{facts}</p>{notes}{_evidence(answer)}'
+            f'{"".join(_person(p, answer) for p in answer.get("faces", []))}</section>')  # fmt: skip
 
 
 def _summary_row(answer: dict) -> str:
     name = answer.get("file") or answer.get("request_id") or "upload"
     verdict = "error" if answer.get("error") is not None else answer["verdict"]
     detail = answer["error"] if answer.get("error") is not None else " ".join(r["message"] for r in answer["reasons"])
+    assessment = (answer.get("assessment") or {}).get("headline", "")
     return (f'<tr><td>{_e(name)}</td><td class="verdict" style="color:{COLOURS.get(verdict, "#222")}">{_e(verdict)}'
             f'</td><td>{_p(answer.get("p_fake"))}</td><td>{len(answer.get("faces", []))}</td>'
-            f"<td>{_e(detail)}</td></tr>")  # fmt: skip
+            f"<td>{_e(assessment)}</td><td>{_e(detail)}</td></tr>")  # fmt: skip
 
 
 def render_report(answers: Iterable[dict], title: str = "deepfake-videomae report") -> str:
@@ -131,7 +179,7 @@ def render_report(answers: Iterable[dict], title: str = "deepfake-videomae repor
     rows = "".join(_summary_row(a) for a in answers)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{model_lines}"
-            f"<table><thead><tr><th>file</th><th>verdict</th><th>p(fake)</th><th>persons</th><th>reasons / error</th>"
-            f'</tr></thead><tbody>{rows}</tbody></table>{"".join(_section(a) for a in answers)}'
+            f"<table><thead><tr><th>file</th><th>verdict</th><th>p(fake)</th><th>persons</th><th>assessment</th>"
+            f'<th>reasons / error</th></tr></thead><tbody>{rows}</tbody></table>{"".join(_section(a) for a in answers)}'
             "<p class=\"note\">Video-level p(fake): mean over a person's clips, max over persons. No usable face: "
             "inconclusive, never real.</p></body></html>")  # fmt: skip
