@@ -128,7 +128,7 @@ def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, p
     for i, video in enumerate(videos):
         try:
             answer = analyze_video(video, scorer.detector, scorer.params, scorer.settings.limits, explain=explain,
-                                   model=scorer.model)  # fmt: skip
+                                   model=scorer.model, with_evidence=True)  # fmt: skip
             answer.file = _display(video)
         except Exception as exc:  # a bad file is a row, never a failed run; a bug is still a row but says so
             answer = ErrorAnswer(file=_display(video), error=error_message(exc), reason=error_reason(exc),
@@ -140,20 +140,24 @@ def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, p
 
 
 def table(answers: Sequence[dict]) -> str:
-    """The printed table: file, verdict, p_fake, persons (analysed, and seen when more), reasons or error."""
+    """The printed table: file, verdict, p_fake, persons (analysed, and seen when more), the Content Credentials'
+    state, the assessment's headline, reasons or error."""
     from tabulate import tabulate
 
     rows = []
     for a in answers:
         if "error" in a:
-            rows.append([a["file"], "error", "", "", f"{a['reason']}: {a['error']}"[:100]])
+            rows.append([a["file"], "error", "", "", "", "", f"{a['reason']}: {a['error']}"[:100]])
         else:
             p = "" if a["p_fake"] is None else f"{a['p_fake']:.3f}"
             counts = a["persons"]
             persons = str(counts["analysed"]) + (f" of {counts['seen']}" if counts["seen"] > counts["analysed"] else "")
             reasons = " ".join(r["message"] for r in a["reasons"])
-            rows.append([a["file"], a["verdict"], p, persons, reasons[:160]])
-    return tabulate(rows, headers=["file", "verdict", "p_fake", "persons", "reasons / error"])
+            credentials = (a.get("provenance") or {}).get("state", "")
+            assessment = (a.get("assessment") or {}).get("headline", "")
+            rows.append([a["file"], a["verdict"], p, persons, credentials, assessment, reasons[:160]])
+    return tabulate(rows, headers=["file", "verdict", "p_fake", "persons", "credentials", "assessment",
+                                   "reasons / error"])  # fmt: skip
 
 
 def _stderr_progress(done: int, total: int, item: str) -> None:

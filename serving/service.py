@@ -42,6 +42,7 @@ from deepfake_detection.offline import apply_offline_env
 apply_offline_env()
 
 from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
+from deepfake_detection.evidence import log_columns  # noqa: E402
 from deepfake_detection.media.formats import SNIFF_BYTES, described, sniff_container  # noqa: E402
 from deepfake_detection.media.probe import VideoError  # noqa: E402
 from deepfake_detection.modeling import stored  # noqa: E402
@@ -242,7 +243,7 @@ class DeepfakeDetection:
         answer.request_id = request_id
         row = {"request_id": request_id, "model_name": self.model["name"], "model_version": self.model["version"],
                "verdict": answer.verdict, "p_fake": answer.p_fake, "reasons": [r.code for r in answer.reasons],
-               **(extracted.features or {})}  # fmt: skip
+               **(extracted.features or {}), **log_columns(extracted.evidence, answer.assessment)}  # fmt: skip
         await anyio.to_thread.run_sync(self.request_log.append, row)  # durable before the answer leaves
         return answer
 
@@ -271,7 +272,8 @@ class DeepfakeDetection:
         budget = 0.9 * settings.request_timeout_s - (time.monotonic() - started)
         try:
             return await self.pool.run(extract_video, str(path), self.clip_params, settings.limits,
-                                       time_budget_s=budget, with_features=True, timeout_s=budget + 5)  # fmt: skip
+                                       time_budget_s=budget, with_features=True, with_evidence=True,
+                                       timeout_s=budget + 5)  # fmt: skip
         except (JobTimeout, AnalysisTimeout) as exc:
             raise Rejection(504, "timeout", f"analysis did not finish in {budget:.0f}s") from exc
         except VideoError as exc:

@@ -49,31 +49,58 @@ def read_evidence(
                     read_ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
 
 
+class DemuxEvidence:
+    """Container facts and the audio track, gathered during a demux pass someone else runs: the probe's
+    (`media.probe.DemuxListener`), so an upload's packets are read once for the video and its evidence."""
+
+    def __init__(self) -> None:
+        self.tally: AudioTally | None = None
+        self.container: ContainerFacts | None = None
+
+    def streams(self, container) -> list:
+        self.tally = AudioTally.for_container(container)
+        return [self.tally.stream] if self.tally is not None else []
+
+    def packet(self, packet) -> None:
+        if self.tally is not None:
+            self.tally.add(packet)
+
+    def done(self, container, first_video_packet: bytes | None, error: Exception | None) -> None:
+        if error is not None and self.tally is not None:  # a truncated file: what was demuxed counts
+            self.tally.read_error = f"the audio could not be read to its end ({type(error).__name__})"
+        self.container = container_facts(container, first_video_packet)
+
+    def audio(self, video_duration_s: float | None, video_start_s: float | None) -> AudioTrack:
+        return self.tally.track(video_duration_s, video_start_s) if self.tally is not None else absent()
+
+
 def _demux_facts(
     path: Path, video_duration_s: float | None, video_start_s: float | None
 ) -> tuple[ContainerFacts | None, AudioTrack | None]:
     import av
 
+    from deepfake_detection.media.formats import OPEN_OPTIONS
+
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(str(path), options=dict(OPEN_OPTIONS), metadata_errors="ignore")
     except Exception:  # not a container FFmpeg reads: the probe states why; here there is nothing to add
         return None, None
+    gathered = DemuxEvidence()
     with container:
         attached = int(av.stream.Disposition.attached_pic)
         video = next((s for s in container.streams.video if not int(s.disposition) & attached), None)
-        tally = AudioTally.for_container(container)
-        wanted = [s for s in (video, tally.stream if tally else None) if s is not None]
-        first_packet = None
+        wanted = [s for s in (video, *gathered.streams(container)) if s is not None]
+        first_packet, error = None, None
         try:
             for packet in container.demux(wanted) if wanted else ():
-                if video is not None and packet.stream_index == video.index and first_packet is None and packet.size:
-                    first_packet = bytes(packet)
-                    if tally is None:
-                        break  # without audio, the first video packet is all there is to read
-                if tally is not None:
-                    tally.add(packet)
-        except Exception as exc:  # a truncated file: what was demuxed counts
-            if tally is not None:
-                tally.read_error = f"the audio could not be read to its end ({type(exc).__name__})"
-        audio = tally.track(video_duration_s, video_start_s) if tally is not None else absent()
-        return container_facts(container, first_packet), audio
+                if video is not None and packet.stream_index == video.index:
+                    if first_packet is None and packet.size:
+                        first_packet = bytes(packet)
+                        if gathered.tally is None:
+                            break  # without audio, the first video packet is all there is to read
+                    continue
+                gathered.packet(packet)
+        except Exception as exc:
+            error = exc
+        gathered.done(container, first_packet, error)
+        return gathered.container, gathered.audio(video_duration_s, video_start_s)

@@ -39,6 +39,13 @@ def log_columns(evidence: Evidence, assessment: Assessment) -> dict[str, object]
     }
 
 
+def flat_columns_absent() -> dict[str, object]:
+    """The evidence columns of a row with no evidence (a file that could not be read): every key, all None."""
+    from deepfake_detection.evidence.provenance import Provenance
+
+    return dict.fromkeys(flat_columns(Evidence(provenance=Provenance(state="none", present=False, summary=""))))
+
+
 def flat_columns(evidence: Evidence, assessment: Assessment | None = None) -> dict[str, object]:
     """One Parquet row's evidence columns, prefixed by what they describe (`credentials_`, `container_`,
     `audio_`, `assessment_`); the same keys whatever the file, so a table of many uploads has one schema."""

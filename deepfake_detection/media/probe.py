@@ -34,6 +34,7 @@ from fractions import Fraction
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -227,8 +228,25 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
     return probe_stream(path, limits)[0]
 
 
-def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[VideoInfo, StreamIndex]:
-    """`probe`, plus the stream's per-frame index for a reader (one demux pass serves both)."""
+class DemuxListener(Protocol):
+    """Sees the probe's one demux pass, so other facts of the file need no second read (`evidence` uses it).
+
+    `streams(container)`: streams to demux beside the video (e.g. audio); `packet(packet)`: each of their
+    packets; `done(container, first_video_packet, error)`: once, with the container still open, the analysed
+    stream's first packet (bytes) and the exception that cut the pass short (None when it ran to the end).
+    """
+
+    def streams(self, container) -> list: ...
+
+    def packet(self, packet) -> None: ...
+
+    def done(self, container, first_video_packet: bytes | None, error: Exception | None) -> None: ...
+
+
+def probe_stream(
+    path: str | Path, limits: VideoLimits | None = None, listener: DemuxListener | None = None
+) -> tuple[VideoInfo, StreamIndex]:
+    """`probe`, plus the stream's per-frame index for a reader (one demux pass serves both, and `listener`)."""
     path = Path(path)
     if not path.is_file():
         raise VideoError(path, "no such file", code="missing")
@@ -269,7 +287,7 @@ def probe_stream(path: str | Path, limits: VideoLimits | None = None) -> tuple[V
         container.close()
     container = open_container(path)  # a fresh demuxer from the start: the first decode consumed packets
     try:
-        packets = _demux(path, container, container.streams[stream_index])
+        packets = _demux(path, container, container.streams[stream_index], listener)
         time_base = float(container.streams[stream_index].time_base or 0)
     finally:
         container.close()
@@ -346,16 +364,23 @@ def check_limits(info: VideoInfo, limits: VideoLimits) -> None:
         )  # fmt: skip
 
 
-def _demux(path: Path, container, stream) -> _Packets:
+def _demux(path: Path, container, stream, listener: DemuxListener | None = None) -> _Packets:
     """Demux the stream (no decoding): its shown packets' timestamps, key flags and bytes, in decode order.
 
     A read error part-way (a truncated file) ends the list there: what was demuxed is what a decoder can reach.
     """
     found = _Packets()
+    extra = listener.streams(container) if listener is not None else []
+    first, error = None, None
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux([stream, *extra]):
+            if packet.stream_index != stream.index:
+                listener.packet(packet)
+                continue
             if packet.size == 0:  # the demuxer's end-of-stream flush packet
                 continue
+            if first is None:
+                first = bytes(packet)
             if packet.is_discard:  # before (or after) what the edit list shows: decoded, never shown
                 found.hidden += 1
                 continue
@@ -365,10 +390,14 @@ def _demux(path: Path, container, stream) -> _Packets:
             found.durations.append(int(packet.duration or 0))
             found.bytes += packet.size
     except Exception as exc:
+        error = exc
         if not found.stamps:
             raise VideoError(
                 path, "no video packet could be read", detail=f"{type(exc).__name__}: {exc}", code="unreadable"
             ) from exc
+    finally:
+        if listener is not None:
+            listener.done(container, first, error)
     if not found.stamps:
         raise VideoError(path, "the video stream holds no frames", code="no_frames")
     return found

@@ -40,7 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_detection.media.probe import StreamIndex, VideoError, VideoInfo, VideoLimits, open_container, probe_stream
+from deepfake_detection.media.probe import (
+    DemuxListener,
+    StreamIndex,
+    VideoError,
+    VideoInfo,
+    VideoLimits,
+    open_container,
+    probe_stream,
+)
 
 SEEK_COST_FRAMES = 4.0  # a seek (demuxer reset, decoder flush) costs about as much as decoding this many frames
 SKIPPED_FRAME_COST = 0.6  # a frame passed over between windows, relative to a decoded one (B-frames are skipped)
@@ -241,14 +249,20 @@ class VideoReader:
     are the displayed picture times `scale` (1 unless its long side exceeds `MAX_ANALYSED_SIDE`), `frame_size`
     (width, height) upright; multiply by 1 / `scale` for displayed pixels. Use as a
     context manager, or call `close()`, to release the file. `threads`: decoder threads (0: as many as FFmpeg
-    sees fit; 1 where processes already share the cores). Raises `VideoError` (and its subclasses, see
-    `media.probe`) when the file cannot be used.
+    sees fit; 1 where processes already share the cores). `listener`: sees the probe's demux pass (`evidence`).
+    Raises `VideoError` (and its subclasses, see `media.probe`) when the file cannot be used.
     """
 
-    def __init__(self, path: str | Path, limits: VideoLimits | None = None, threads: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        limits: VideoLimits | None = None,
+        threads: int = 0,
+        listener: DemuxListener | None = None,
+    ) -> None:
         self.path = str(path)
         self.info: VideoInfo
-        self.info, self._index = probe_stream(path, limits)
+        self.info, self._index = probe_stream(path, limits, listener)
         self.stats = DecodeStats()
         self._threads = threads
         self._decoder: _Decoder | None = None

@@ -22,6 +22,8 @@ import pandas as pd
 from deepfake_detection.config import ClipParams
 from deepfake_detection.data.clips import Clip, ClipFailure, FaceCounts, extract_clips, make_detector, plan_clip_starts
 from deepfake_detection.evaluation.video_rule import video_scores
+from deepfake_detection.evidence import Evidence, assess, read_provenance
+from deepfake_detection.evidence.bundle import DemuxEvidence
 from deepfake_detection.faces.detectors import FaceDetector
 from deepfake_detection.media.probe import (
     NoVideoStream,
@@ -100,6 +102,7 @@ class ExtractedVideo:
     max_faces: int
     timings: dict = field(default_factory=dict)
     features: dict | None = None  # drift features, when asked for
+    evidence: Evidence | None = None  # the file's own evidence (credentials, container, audio), when asked for
 
     def pixels(self) -> np.ndarray | None:
         """The clips stacked for the model, uint8 (N, T, H, W, 3); None when there is no clip."""
@@ -118,8 +121,11 @@ def extract_video(
     time_budget_s: float | None = None,
     with_features: bool = False,
     threads: int = 0,
+    with_evidence: bool = False,
 ) -> ExtractedVideo:
-    """Open the video (limits checked on the probe), cut the face clips; optionally measure the drift features.
+    """Open the video (limits checked on the probe), cut the face clips; optionally measure the drift features
+    and read the file's evidence (`evidence`: container facts and audio from the probe's own demux pass, the
+    Content Credentials by the C2PA SDK; no second read of the frames).
 
     Every fact in the result (`info`, clip times and boxes, drift features) is of the one stream whose
     upright frames were analysed (`media.reader`); the drift features' frame quality is measured on frames
@@ -131,8 +137,15 @@ def extract_video(
     """
     t0 = time.monotonic()
     deadline = None if time_budget_s is None else t0 + time_budget_s
-    with VideoReader(path, limits, threads=threads) as reader:
+    gathered = DemuxEvidence() if with_evidence else None
+    with VideoReader(path, limits, threads=threads, listener=gathered) as reader:
         timings = {"probe_s": time.monotonic() - t0}
+        evidence = None
+        if gathered is not None:
+            t = time.monotonic()
+            evidence = Evidence(provenance=read_provenance(path), container=gathered.container,
+                                audio=gathered.audio(reader.info.duration_s, reader.info.start_s))  # fmt: skip
+            timings["evidence_s"] = time.monotonic() - t
 
         def check_deadline() -> None:
             if deadline is not None and time.monotonic() > deadline:
@@ -158,7 +171,7 @@ def extract_video(
             features = quality_columns(reader.info, float(np.median(main)) if main else None, means)
         windows = len(plan_clip_starts(reader.num_frames, params))
         return ExtractedVideo(reader.info, clips, failures, reader.stats, windows, params.faces.max_faces, timings,
-                              features)  # fmt: skip
+                              features, evidence)  # fmt: skip
 
 
 def decide(
@@ -186,10 +199,14 @@ def decide(
         "timings": {k: round(float(v), 4) for k, v in extracted.timings.items()},
         "model": model,
     }
+    if extracted.evidence is not None:
+        common.update(provenance=extracted.evidence.provenance, container=extracted.evidence.container,
+                      audio=extracted.evidence.audio)  # fmt: skip
     reasons = describe_failures(extracted)
     if not clips:
         reasons = reasons or [Reason(code="no_face", message="No face was found in the video.")]
-        return Answer(verdict="inconclusive", p_fake=None, faces=[], reasons=reasons, **common)
+        answer = Answer(verdict="inconclusive", p_fake=None, faces=[], reasons=reasons, **common)
+        return _assessed(answer, extracted, model)
     table = pd.DataFrame({"video_id": "v", "face_index": [c.face_index for c in clips], "p_fake": scores})
     p_video = float(video_scores(table).p_fake.iloc[0])
     faces = []
@@ -213,7 +230,17 @@ def decide(
             f"At least {counts.seen} faces were seen and {counts.analysed} analysed: the verdict covers only the "
             "analysed faces.")))  # fmt: skip
     verdict = "fake" if p_video >= threshold else "real"
-    return Answer(verdict=verdict, p_fake=p_video, faces=faces, reasons=reasons, **common)
+    answer = Answer(verdict=verdict, p_fake=p_video, faces=faces, reasons=reasons, **common)
+    return _assessed(answer, extracted, model)
+
+
+def _assessed(answer: Answer, extracted: ExtractedVideo, model: dict[str, Scalar] | None) -> Answer:
+    """The answer with its assessment: the verdict beside the file's evidence, under the written rule."""
+    if extracted.evidence is None:
+        return answer
+    demo = bool(model and model.get("warning"))  # a model trained on synthetic data: its verdict means nothing
+    answer.assessment = assess(answer.verdict, answer.p_fake, demo, extracted.evidence)
+    return answer
 
 
 def video_facts(info: VideoInfo, stats: DecodeStats) -> VideoFacts:
@@ -318,9 +345,12 @@ def analyze_video(
     face_detector: FaceDetector | None = None,
     explain: bool = False,
     model: dict[str, Scalar] | None = None,
+    with_evidence: bool = False,
 ) -> Answer:
     """Extract, score and decide in this process (the command line, notebooks, tests).
 
-    `explain`: also compute each clip's heatmap (`Detector.explain`; one more forward pass per clip).
+    `explain`: also compute each clip's heatmap (`Detector.explain`; one more forward pass per clip);
+    `with_evidence`: read the file's evidence and assess it beside the verdict.
     """
-    return score_extracted(extract_video(path, params, limits, face_detector), scorer, explain, model)
+    extracted = extract_video(path, params, limits, face_detector, with_evidence=with_evidence)
+    return score_extracted(extracted, scorer, explain, model)

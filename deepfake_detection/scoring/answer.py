@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepfake_detection.evidence import Assessment, AudioTrack, ContainerFacts, Provenance
+
 BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"  # embedded images: anything else would be markup, not a picture
 Scalar = str | int | float | bool | None
 Verdict = Literal["fake", "real", "inconclusive"]
@@ -114,7 +116,10 @@ class Answer(_Part):
     `verdict`: fake / real (p_fake against `threshold`) or inconclusive (no usable face: never real);
     `p_fake`: video level, the mean over a person's clips, then the maximum over persons; `faces`: the
     persons analysed with their timelines; `persons`: counts of faces seen and left out; `reasons`: why the
-    answer is partial or inconclusive; `timings`: seconds per stage; `model`: which model answered.
+    answer is partial or inconclusive; `timings`: seconds per stage; `model`: which model answered; the file's
+    own evidence beside the pixels (when read): `provenance` (Content Credentials), `container` (tags, device,
+    encoder), `audio` (the audio track) and `assessment` (the verdict and that evidence under the written rule,
+    `evidence.assessment`; `verdict` and `p_fake` stay the model's own).
     """
 
     request_id: str | None = Field(None, exclude_if=_absent)  # the service's answers
@@ -128,6 +133,10 @@ class Answer(_Part):
     reasons: list[Reason] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     model: dict[str, Scalar] | None = None
+    provenance: Provenance | None = Field(None, exclude_if=_absent)
+    container: ContainerFacts | None = Field(None, exclude_if=_absent)
+    audio: AudioTrack | None = Field(None, exclude_if=_absent)
+    assessment: Assessment | None = Field(None, exclude_if=_absent)
 
 
 class ErrorAnswer(_Part):

@@ -10,7 +10,8 @@ Stages, so the model runs in batches while decoding goes on:
 3. `decide` per video, exactly as the service decides.
 
 A file that cannot be analysed becomes a row with its `error` and `error_reason` (the service's 4xx reason),
-never a failed run.
+never a failed run. Each row also carries the file's evidence as flat columns (`evidence.columns`: Content
+Credentials, container facts, audio, the assessment), the same keys for every file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from deepfake_detection.config import ClipParams, FaceParams
+from deepfake_detection.evidence.columns import flat_columns, flat_columns_absent
 from deepfake_detection.media.probe import VideoLimits
 from deepfake_detection.scoring.analyze import decide, error_message, error_reason, extract_video
 
@@ -86,7 +88,7 @@ def _extract_task(path: str, params: ClipParams, limits: VideoLimits):
 
     cv2.setNumThreads(1)
     try:
-        return extract_video(path, params, limits, threads=1)
+        return extract_video(path, params, limits, threads=1, with_evidence=True)
     except Exception as exc:
         return exc
 
@@ -133,7 +135,7 @@ def score_videos(
             done += 1
             if progress:
                 progress(done, len(paths), paths[i])
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=[*COLUMNS, *flat_columns_absent()])
 
 
 def _row(path: str, extracted, scores, model: dict, provenance: dict) -> dict:
@@ -143,7 +145,7 @@ def _row(path: str, extracted, scores, model: dict, provenance: dict) -> dict:
     if isinstance(extracted, BaseException):
         return {**base, "verdict": None, "p_fake": None, "persons": 0, "faces": "[]", "clip_scores": "[]",
                 "reasons": "[]", "reason_codes": "[]", "error": error_message(extracted), "timings": "{}",
-                "error_reason": error_reason(extracted)}  # fmt: skip
+                "error_reason": error_reason(extracted), **flat_columns_absent()}  # fmt: skip
     answer = decide(extracted, scores if scores is not None else np.zeros(0), model["threshold"], thumbnails=False)
     return {
         **base,
@@ -164,6 +166,7 @@ def _row(path: str, extracted, scores, model: dict, provenance: dict) -> dict:
         "error": None,
         "error_reason": None,
         "timings": json.dumps(answer.timings),
+        **(flat_columns(extracted.evidence, answer.assessment) if extracted.evidence else flat_columns_absent()),
     }
 
 
