@@ -151,11 +151,34 @@ def test_a_folder_with_a_bad_file_gives_a_row_each_and_reports(scoring_setup):
         assert a["verdict"] in ("real", "fake") and len(a["faces"]) >= 1 and "heatmap_png" not in json.dumps(a)
         assert "not a deepfake detector" in a["model"]["warning"]
     lines = proc.stdout.splitlines()
-    assert lines[0].split()[:5] == ["file", "verdict", "p_fake", "persons", "reasons"]
+    assert lines[0].split()[:7] == ["file", "verdict", "p_fake", "persons", "credentials", "assessment", "reasons"]
     assert any("broken.mp4" in line and "error" in line for line in lines)
     assert "[3/3]" in proc.stderr and "WARNING: trained on synthetic demo data" in proc.stderr
     html = out_html.read_text()
     assert html.count("<section>") == 3 and "broken.mp4" in html and "<svg" in html and "<script" not in html
+
+
+@pytest.mark.slow
+def test_the_evidence_of_each_file_is_in_the_table_and_the_json(scoring_setup, carphone, tmp_path):
+    """Signed videos (declared AI, camera capture, tampered, garbage in the manifest box, none): each answer
+    carries its credentials and assessment, and the table shows them beside the verdict."""
+    from c2pa_videos import make_c2pa_videos
+
+    _, _, model_dir, _, settings = scoring_setup
+    videos = make_c2pa_videos(tmp_path / "signed", carphone)
+    out_json = tmp_path / "answers.json"
+    proc = run_cli(*map(str, videos.values()), "--model", str(model_dir), "--settings", str(settings),
+                   "--json", str(out_json))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = {Path(a["file"]).stem: a for a in json.loads(out_json.read_text())}
+    states = {k: (a["provenance"]["state"], a["assessment"]["label"]) for k, a in answers.items()}
+    assert states == {"no_manifest": ("none", "no_conclusion"), "declared_ai": ("valid", "declared_ai_generated"),
+                      "ai_edited": ("valid", "declared_ai_edited"), "camera": ("valid", "declared_camera_capture"),
+                      "tampered": ("invalid", "credentials_invalid"),
+                      "garbage": ("unreadable", "credentials_unreadable")}  # fmt: skip
+    assert all(a["assessment"]["detector_verdict"] == a["verdict"] for a in answers.values())  # never changed
+    row = next(line for line in proc.stdout.splitlines() if "tampered.mp4" in line)
+    assert "invalid" in row and "credentials fail verification" in row
 
 
 def test_usage_errors_exit_non_zero(tmp_path):

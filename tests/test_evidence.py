@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -519,47 +520,44 @@ def test_an_old_request_log_gets_the_evidence_columns(tmp_path):
 # ---------- where a person looks: the report and the page ----------
 
 
-def _analysed_answer(path: Path) -> dict:
-    """What /detect will answer once the evidence is wired in: the library's verdict (a tiny untrained model) of
-    `path` plus its evidence and assessment, built the way the service builds its answer."""
-    import video_factory as vf
+DEMO_MODEL = {"name": "deepfake-videomae", "version": "1", "stage": "production", "trained_on": "demo",
+              "backend": "torch-fp32", "warning": "trained on synthetic demo data: this model is not a deepfake "
+              "detector, its verdicts mean nothing"}  # fmt: skip
+EVIDENCE_FIELDS = ("provenance", "container", "audio", "assessment")
+
+
+@lru_cache(maxsize=1)
+def _detector():
     from tiny_models import tiny_detector
 
+    return tiny_detector(_params())
+
+
+def _params():
+    import video_factory as vf
+
     from deepfake_detection.config import ClipParams
+
+    return ClipParams(size=64, clips_per_video=3, faces=vf.PHONE_FACES)
+
+
+def _answer(path: Path) -> dict:
+    """What /detect answers for `path`: the library's own answer (a tiny untrained model, labelled a demo
+    model) with the file's evidence and the assessment, as JSON."""
     from deepfake_detection.scoring.analyze import analyze_video
 
-    params = ClipParams(size=64, clips_per_video=3, faces=vf.PHONE_FACES)
-    verdict = analyze_video(path, tiny_detector(params), params)
-    evidence = read_evidence(path, verdict.info.duration_s, verdict.info.start_s)
-    answer = _answer(evidence, verdict.verdict, verdict.p_fake)
-    answer.update({k: v for k, v in verdict.as_dict(thumbnails=True).items() if k != "video"})
-    answer["video"] = {k: v for k, v in verdict.as_dict()["video"].items() if k != "path"}
-    return answer
-
-
-def _answer(evidence: Evidence, verdict: str = "inconclusive", p_fake: float | None = None) -> dict:
-    """A /detect-shaped answer with the evidence fields the service will add (saved: the page needs no server)."""
-    a = assess(verdict, p_fake, True, evidence)
-    return {
-        "request_id": "0" * 32, "verdict": verdict, "p_fake": p_fake, "threshold": 0.5, "faces": [],
-        "reasons": ["no face"] if verdict == "inconclusive" else [],
-        "video": {"width": 176, "height": 144, "fps": 25.0, "duration_s": 1.92, "frame_count": 48, "codec": "h264"},
-        "timings": {"decode_s": 0.1, "faces_s": 0.2, "model_s": 0.0},
-        "model": {"name": "deepfake-videomae", "version": "1", "stage": "production", "trained_on": "demo",
-                  "backend": "torch", "warning": "trained on synthetic demo data: this model is not a deepfake "
-                  "detector, its verdicts mean nothing"},
-        "provenance": evidence.provenance.model_dump(), "container": evidence.container.model_dump(),
-        "audio": evidence.audio.model_dump(), "assessment": a.model_dump(),
-    }  # fmt: skip
+    answer = analyze_video(path, _detector(), _params(), model=DEMO_MODEL, with_evidence=True)
+    return {**answer.model_dump(mode="json"), "request_id": "0" * 32}
 
 
 def test_the_report_has_an_evidence_section(videos, tmp_path):
     hostile = sign(videos["no_manifest"], tmp_path / "markup.mp4", manifest("<script>alert(1)</script>", [
         {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
          "softwareAgent": "<img src=x onerror=alert(2)>"}]))  # fmt: skip
-    answers = [{**_answer(read_evidence(videos[k], 1.92)), "file": f"{k}.mp4"} for k in ("declared_ai", "tampered")]
-    answers.append({**_answer(read_evidence(hostile, 1.92)), "file": "markup.mp4"})
-    answers.append({"file": "plain.mp4", "verdict": "real", "p_fake": 0.1, "faces": [], "video": {}})  # no evidence
+    answers = [{**_answer(videos[k]), "file": f"{k}.mp4"} for k in ("declared_ai", "tampered")]
+    answers.append({**_answer(hostile), "file": "markup.mp4"})
+    plain = {k: v for k, v in _answer(videos["no_manifest"]).items() if k not in EVIDENCE_FIELDS}
+    answers.append({**plain, "file": "plain.mp4"})  # an answer without evidence: no section
     html = render_report(answers)
     assert html.count('class="evidence"') == 3
     assert "declared AI-generated" in html and "credentials fail verification (possible tampering)" in html
@@ -576,9 +574,8 @@ def test_the_page_shows_the_evidence_panel(videos, tmp_path):
     page_html = (REPO / "serving" / "static" / "index.html").read_text()
     hostile = sign(videos["no_manifest"], tmp_path / "markup.mp4", manifest('<img src=x onerror="window.pwned=1">', [
         {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia"}]))  # fmt: skip
-    answers = {k: _answer(read_evidence(videos[k], 1.92)) for k in ("tampered", "camera", "no_manifest")}
-    answers = {"declared_ai": _analysed_answer(videos["declared_ai"]), **answers}  # a face, scored
-    answers["markup"] = _answer(read_evidence(hostile, 1.92))
+    answers = {k: _answer(videos[k]) for k in ("declared_ai", "tampered", "camera", "no_manifest")}  # faces, scored
+    answers["markup"] = _answer(hostile)
     errors: list[str] = []
     with chromium_page(1200, 1000) as page:
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -608,7 +605,7 @@ def test_the_page_shows_the_evidence_panel(videos, tmp_path):
         assert panel_box["x"] >= verdict_box["x"] + verdict_box["width"] - 1, (verdict_box, panel_box)
         assert abs(panel_box["y"] - verdict_box["y"]) < 40, (verdict_box, panel_box)
         assert page.evaluate("window.pwned") is None
-        # an answer without evidence (the service before it is wired in) hides the panel
+        # an answer without evidence (a service that did not read it) hides the panel
         page.evaluate("a => show(a)", {k: v for k, v in answers["declared_ai"].items()
                                        if k not in ("provenance", "container", "audio", "assessment")})  # fmt: skip
         assert page.locator("#evidence").is_hidden()

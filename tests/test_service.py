@@ -238,6 +238,28 @@ def test_faces_over_the_cap_are_counted_and_said(server, folders, carphone):
     assert "At least 4 faces were seen and 3 analysed" in r["reasons"][1]["message"]
 
 
+def test_the_file_s_own_evidence_is_answered_and_logged(server, folders, carphone):
+    """Content Credentials, container and audio beside the verdict, through HTTP, and in the request log."""
+    from c2pa_videos import make_c2pa_videos
+
+    videos = make_c2pa_videos(folders / "signed", carphone)
+    expected = {"declared_ai": ("valid", "declared_ai_generated"), "tampered": ("invalid", "credentials_invalid"),
+                "camera": ("valid", "declared_camera_capture"), "garbage": ("unreadable", "credentials_unreadable"),
+                "no_manifest": ("none", "no_conclusion")}  # fmt: skip
+    for kind, (state, label) in expected.items():
+        resp = post(server, videos[kind])
+        assert resp.status_code == 200, resp.text
+        r = resp.json()
+        assert (r["provenance"]["state"], r["assessment"]["label"]) == (state, label), kind
+        assert r["assessment"]["detector_verdict"] == r["verdict"] and r["assessment"]["detector_is_demo"]
+        assert r["audio"]["present"] and r["audio"]["codec"] == "aac" and r["container"]["writing_application"]
+    tampered = post(server, videos["tampered"]).json()
+    assert "assertion.bmffHash.mismatch" in {f["code"] for f in tampered["provenance"]["failures"]}
+    logged = RequestLog(folders / "log").read(last=1)
+    assert (logged.credentials_state[0], logged.has_credentials[0], logged.assessment[0]) == (
+        "invalid", 1, "credentials_invalid")  # fmt: skip
+
+
 def test_containers_ffmpeg_reads_are_accepted(server, folders, carphone):
     """WMV in ASF and an MPEG-2 program stream: accepted at the door and analysed like any MP4."""
     frames = vf.carphone_frames(carphone, 48)
