@@ -27,7 +27,7 @@ class ReviewedDatasetMaterializer(BaseMaterializer):
         summary = data.summary()
         return {**{k: v for k, v in summary.items() if k not in ("per_split_label", "excluded")},
                 **{f"requests {k}": v for k, v in summary["per_split_label"].items()},
-                **{f"excluded: {k}": v for k, v in summary["excluded"].items()}}  # fmt: skip
+                **{f"excluded, {k}": v for k, v in summary["excluded"].items()}}  # fmt: skip
 
     def save_visualizations(self, data: ReviewedDataset) -> dict[str, VisualizationType]:
         s = data.summary()
