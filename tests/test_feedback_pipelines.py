@@ -85,6 +85,8 @@ def loop(tmp_path_factory, repo_root):
         retain_clips(tmp / "retained", params, request_id, [clip], days=30, model_version="1")
         submit_review(store, [tmp / "log"], request_id, "confirmed_fake" if row.is_fake else "actually_real",
                       "demo labels", source="simulated")  # fmt: skip
+    log.append({"request_id": "req-unsure", "model_name": NAME, "model_version": "1", "verdict": "real"})
+    submit_review(store, [tmp / "log"], "req-unsure", "unsure", "demo labels", source="simulated")  # excluded
     feedback = {"model_name": NAME, "reviews_url": store.url, "request_log_dirs": [str(tmp / "log")],
                 "retained_clips": str(tmp / "retained"), "holdout_fraction": 0.25, "bootstrap": 50,
                 "workspace": str(tmp / "evidently"), "reports_dir": str(tmp / "reports"),
@@ -104,6 +106,8 @@ def test_feedback_pipeline_builds_the_reviewed_dataset_and_evaluates_each_versio
     reviewed = run.steps["build_reviewed"].outputs["reviewed_dataset"][0].load()
     summary = reviewed.summary()
     assert summary["requests"] == 16 and summary["contracts_passed"] and summary["simulated_reviews"]
+    assert summary["excluded"] == {"only unsure reviews": 1}
+    assert reviewed.excluded.request_id.tolist() == ["req-unsure"]
     assert summary["per_split_label"] and sum(v for k, v in summary["per_split_label"].items()
                                               if k.startswith("holdout")) == 4  # fmt: skip
     table = run.steps["evaluate_online"].outputs["online_evaluation"][0].load()
