@@ -39,7 +39,7 @@ class TokenScope(BaseModel):
 class AuthSettings(BaseModel):
     """Optional bearer-token auth (`serving.auth`): `/detect` (clients) and `/feedback` (reviewers) separately.
 
-    Off by default; the service says loudly at start when it listens beyond loopback with a group left open.
+    Off by default; the service says loudly when it is reached beyond loopback with a group left open.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -49,7 +49,7 @@ class AuthSettings(BaseModel):
 
 
 class ReviewSettings(BaseModel):
-    """Where reviews (`POST /feedback`, the page, the CLI) are stored: `feedback.reviews`."""
+    """Where reviews (`POST /feedback`, the page, the CLI) are stored (`reviews:`; `feedback.reviews`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -68,7 +68,7 @@ class ReviewSettings(BaseModel):
 
 
 class RetentionSettings(BaseModel):
-    """Retained clips (`feedback.retention`): a privacy choice, off by default.
+    """Retained clips (`retention:`; `feedback.retention`): a privacy choice, off by default.
 
     On, the service keeps each answered request's face clips (never the upload) for `days`, so that reviewed
     requests can be evaluated and trained on; `scripts/feedback_cli.py purge-clips` deletes expired ones.

@@ -52,7 +52,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.kind == "shifted":
             videos = [degrade(v, Path(tmp) / f"{i}.mp4") for i, v in enumerate(videos)]
-        settings = {"request_log_dir": str(Path(args.log_dir).resolve()), "max_concurrency": 16}
+        retained = Path(args.log_dir).resolve().parent / "retained_clips"  # on in the demo (a privacy choice)
+        settings = {"request_log_dir": str(Path(args.log_dir).resolve()), "max_concurrency": 16,
+                    "retention": {"enabled": True, "days": 7, "clip_store": str(retained)}}  # fmt: skip
         with bentoml_server(settings, Path(tmp)) as server:
 
             def post(video: Path) -> requests.Response:
