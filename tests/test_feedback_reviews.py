@@ -28,6 +28,7 @@ from deepfake_detection.feedback.reviews import ReviewStore
 from deepfake_detection.monitoring.request_log import RequestLog
 from serving.local_server import free_port
 
+pytestmark = pytest.mark.slow  # real servers: uvicorn, PostgreSQL, Chromium
 REPO = Path(__file__).resolve().parent.parent
 # The app a test server runs: exactly the pieces serving/service.py mounts (router + auth middleware), the page,
 # and a stand-in /detect route (the middleware guards the path, whatever answers it).
