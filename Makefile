@@ -17,7 +17,7 @@ export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces bench-footage bench-soak monitor dashboard test lint clean browser
+.PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces bench-footage bench-soak monitor dashboard test lint clean browser feedback continuous-training
 
 install: $(STAMP)
 
@@ -39,10 +39,22 @@ demo: $(STAMP) .zen
 	$(BIN)/python scripts/demo_summary.py
 	rm -rf .cache/demo_traffic
 	$(BIN)/python scripts/replay_traffic.py --kind matching --log-dir .cache/demo_traffic/matching
-	$(BIN)/python scripts/replay_traffic.py --kind shifted --log-dir .cache/demo_traffic/shifted
+	$(BIN)/python scripts/replay_traffic.py --kind shifted --log-dir .cache/demo_traffic/shifted --keep-videos
 	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring_demo_matching.yaml
 	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring_demo_shifted.yaml
 	$(BIN)/python scripts/drift_summary.py
+	$(BIN)/python scripts/simulate_reviews.py --traffic .cache/demo_traffic
+	$(BIN)/zenml pipeline run pipelines.feedback_pipeline.feedback_pipeline -c configs/feedback_demo.yaml
+	$(BIN)/zenml pipeline run pipelines.continuous_training_pipeline.continuous_training_pipeline -c configs/continuous_training_demo.yaml
+	$(BIN)/python scripts/loop_summary.py
+
+# Reviews + request log + retained clips -> reviewed_dataset -> production and staging on it (configs/feedback.yaml).
+feedback: $(STAMP) .zen
+	$(BIN)/zenml pipeline run pipelines.feedback_pipeline.feedback_pipeline -c configs/feedback.yaml
+
+# Retrain from production when drift or new reviews say so, else record why not (cron line in the config).
+continuous-training: $(STAMP) .zen
+	$(BIN)/zenml pipeline run pipelines.continuous_training_pipeline.continuous_training_pipeline -c configs/continuous_training.yaml
 
 # Drift of the service's logged requests (configs/monitoring.yaml) against the production model's training videos.
 monitor: $(STAMP) .zen
