@@ -35,6 +35,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTasks
 from starlette.datastructures import UploadFile
 
 from deepfake_detection.offline import apply_offline_env
@@ -43,6 +44,7 @@ apply_offline_env()
 
 from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
 from deepfake_detection.evidence import log_columns  # noqa: E402
+from deepfake_detection.feedback.retention import retain_clips  # noqa: E402
 from deepfake_detection.media.formats import SNIFF_BYTES, described, sniff_container  # noqa: E402
 from deepfake_detection.media.probe import VideoError  # noqa: E402
 from deepfake_detection.modeling import stored  # noqa: E402
@@ -60,6 +62,8 @@ from deepfake_detection.scoring.answer import Answer  # noqa: E402
 from deepfake_detection.scoring.report_html import render_report  # noqa: E402
 from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, WorkerPool  # noqa: E402
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
+from serving.auth import BearerAuth, BearerAuthMiddleware  # noqa: E402
+from serving.feedback import FeedbackAPI, feedback_router  # noqa: E402
 
 log = logging.getLogger("deepfake_detection.service")
 settings = ServiceSettings.load()
@@ -78,6 +82,9 @@ rejections_total = bentoml.metrics.Counter(
 )
 
 app = FastAPI(title="deepfake-videomae", docs_url=None, redoc_url=None, openapi_url=None)
+# reviews: POST /feedback (serving.feedback); bearer tokens for /detect and /feedback when configured (serving.auth)
+app.add_middleware(BearerAuthMiddleware, auth=BearerAuth(settings.auth))
+app.include_router(feedback_router(FeedbackAPI.from_settings(settings)))
 
 
 def _served_model():
@@ -167,6 +174,11 @@ class DeepfakeDetection:
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         self.pool = WorkerPool(settings.decode_workers, initializer=_warm_up)
         self.slots = asyncio.Semaphore(settings.max_concurrency)
+        self.shadow = None  # the challenger scored after each answer (`shadow:` in the settings; torch then loads here)
+        if settings.shadow != "off":
+            from serving.shadow import ShadowScorer
+
+            self.shadow = ShadowScorer(settings.shadow, settings.request_log_dir, settings.shadow_queue).start()
         self.typical_s = 5.0  # a running mean of answered requests' seconds: what Retry-After asks a client to wait
         log.info("serving %s (threshold %.4f), clips %s", self.model, self.threshold, self.clip_params)
 
@@ -177,7 +189,7 @@ class DeepfakeDetection:
     @app.get("/model")
     def model_info(self) -> dict:
         return {**self.model, "threshold": self.threshold, "clip_params": self.clip_params.model_dump(),
-                "fast_path": self.fast_path}  # fmt: skip
+                "fast_path": self.fast_path, "shadow": self.shadow.stats() if self.shadow else None}  # fmt: skip
 
     @app.post("/report")
     async def report(self, request: Request) -> HTMLResponse:
@@ -213,8 +225,9 @@ class DeepfakeDetection:
         path = self.upload_dir / f"upload-{request_id}.video"  # never the client's file name
         try:
             with_heatmaps = _flag("explain", explain)
+            after = BackgroundTasks()  # run once the answer has left: retained clips, the shadow challenger
             async with self._slot():
-                answer = await self._answer(request, path, request_id, started, with_heatmaps)
+                answer = await self._answer(request, path, request_id, started, with_heatmaps, after)
         except Rejection as exc:
             rejections_total.labels(status=str(exc.status), reason=exc.reason).inc()
             body = {"error": str(exc), "reason": exc.reason, "request_id": request_id}
@@ -224,10 +237,13 @@ class DeepfakeDetection:
             path.unlink(missing_ok=True)
         verdicts_total.labels(verdict=answer.verdict).inc()
         self.typical_s = 0.8 * self.typical_s + 0.2 * (time.monotonic() - started)
-        return JSONResponse(answer.model_dump(mode="json"))
+        return JSONResponse(answer.model_dump(mode="json"), background=after)
 
-    async def _answer(self, request: Request, path: Path, request_id: str, started: float, heatmaps: bool) -> Answer:
-        """Receive, extract (a worker process), score (the batched model service), decide, log."""
+    async def _answer(
+        self, request: Request, path: Path, request_id: str, started: float, heatmaps: bool, after: BackgroundTasks
+    ) -> Answer:
+        """Receive, extract (a worker process), score (the batched model service), decide, log; queue in `after`
+        what runs once the answer has left."""
         await self._receive_upload(request, path)
         extracted = await self._extract(path, started)
         t0 = time.monotonic()
@@ -245,6 +261,14 @@ class DeepfakeDetection:
                "verdict": answer.verdict, "p_fake": answer.p_fake, "reasons": [r.code for r in answer.reasons],
                **(extracted.features or {}), **log_columns(extracted.evidence, answer.assessment)}  # fmt: skip
         await anyio.to_thread.run_sync(self.request_log.append, row)  # durable before the answer leaves
+        if settings.retention.enabled and extracted.clips:  # a privacy choice: off unless the settings say so
+            retention = settings.retention
+            after.add_task(retain_clips, retention.clip_store, self.clip_params, request_id, extracted.clips,
+                           retention.days, self.model["version"], retention.clip_format)  # fmt: skip
+        if self.shadow is not None and pixels is not None:
+            task = self.shadow.after_answer(request_id, pixels, [c.face_index for c in extracted.clips],
+                                            self.model["version"], answer.p_fake)  # fmt: skip
+            after.add_task(task.func, *task.args)
         return answer
 
     @contextlib.asynccontextmanager

@@ -63,6 +63,7 @@ def server(served_model, folders):
         "max_latency_ms": 500,
         "request_log_dir": str(folders / "log"),
         "upload_dir": str(folders / "uploads"),
+        "retention": {"enabled": True, "days": 7, "clip_store": str(folders / "retained")},
     }
     with bentoml_server(settings, folders) as srv:
         yield srv
@@ -103,7 +104,7 @@ def test_detect_answers_every_field_and_matches_the_library(server, served_model
     video = r["video"]
     assert (video["width"], video["height"], video["fps"], video["codec"]) == (192, 144, 25.0, "h264")
     assert video["duration_s"] == pytest.approx(1.92) and video["bitrate"] > 0 and "path" not in video
-    assert set(r["timings"]) == {"probe_s", "decode_s", "faces_s", "model_s", "features_s"}
+    assert set(r["timings"]) == {"probe_s", "evidence_s", "decode_s", "faces_s", "model_s", "features_s"}
     (face,) = r["faces"]
     assert len(face["timeline"]) == 3 and face["face_size"] > 20
     for seg in face["timeline"]:
@@ -258,6 +259,33 @@ def test_the_file_s_own_evidence_is_answered_and_logged(server, folders, carphon
     logged = RequestLog(folders / "log").read(last=1)
     assert (logged.credentials_state[0], logged.has_credentials[0], logged.assessment[0]) == (
         "invalid", 1, "credentials_invalid")  # fmt: skip
+
+
+def test_an_answer_is_reviewed_and_its_clips_are_retained(server, folders, good_video):
+    """The loop back to training, through the running service: the answer's face clips are kept (retention is on
+    here), a reviewer confirms or corrects it on /feedback, and the review is tied to the logged request."""
+    from deepfake_detection.feedback.retention import retained_table
+    from deepfake_detection.feedback.reviews import ReviewStore
+
+    answer = post(server, good_video).json()
+    request_id = answer["request_id"]
+    review = {"request_id": request_id, "label": "actually_real", "reviewer": "ana", "note": "known footage"}
+    resp = requests.post(f"{server.url}/feedback", json=review, timeout=30)
+    assert resp.status_code == 201, resp.text
+    unknown = requests.post(f"{server.url}/feedback", json={**review, "request_id": "f" * 32}, timeout=30)
+    assert unknown.status_code == 404
+    bad = requests.post(f"{server.url}/feedback", json={**review, "label": "maybe"}, timeout=30)
+    assert bad.status_code == 400
+    (row,) = ReviewStore(f"sqlite:///{folders / 'log' / 'reviews.sqlite'}").for_request(request_id)
+    assert (row.label, row.reviewer, row.model_version) == ("actually_real", "ana", "7")
+    assert row.p_fake == pytest.approx(answer["p_fake"])  # tied to what the service answered
+    deadline = time.monotonic() + 30  # the clips are written after the answer has left
+    while time.monotonic() < deadline:
+        kept = retained_table(folders / "retained", {request_id})
+        if len(kept) == len(answer["faces"][0]["timeline"]):
+            break
+        time.sleep(0.2)
+    assert len(kept) == 3 and set(kept.request_id) == {request_id}
 
 
 def test_containers_ffmpeg_reads_are_accepted(server, folders, carphone):
