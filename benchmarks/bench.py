@@ -214,7 +214,7 @@ def demo_auc_change() -> None:
         return
     from sklearn.metrics import roc_auc_score
 
-    from deepfake_detection.evaluation.video_rule import video_scores
+    from deepfake_detection.metrics.video_rule import video_scores
 
     test = dataset.split("test")
     clips = np.stack([np.asarray(dataset.load_clip(p)) for p in test.clip_path])

@@ -16,10 +16,10 @@ MOVED = {
     "dataset": "data.dataset", "clips": "data.clips", "clip_store": "data.clip_store", "contracts": "data.contracts",
     "ffpp": "datasets.ffpp", "demo_data": "datasets.demo", "model": "modeling.model", "training": "modeling.training",
     "training_config": "modeling.training_config", "detector": "modeling.detector", "augment": "modeling.augment",
-    "launch": "modeling.launch", "metrics": "evaluation.metrics", "evaluation": "evaluation.report",
+    "launch": "modeling.launch", "metrics": "metrics.binary", "evaluation": "evaluation.report",
     "model_card": "evaluation.model_card", "inference": "scoring.analyze", "drift": "monitoring.drift",
     "drift_features": "monitoring.drift_features", "drift_reference": "monitoring.drift_reference",
-    "request_log": "monitoring.request_log", "video": "media.probe", "uploads": "media.uploads",
+    "request_log": "monitoring.request_log", "video": "media.probe", "uploads": "media.formats",
 }  # fmt: skip
 PACKAGE = "deepfake_detection"
 

@@ -78,6 +78,16 @@ class ClipParams(ClipGeometry):
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
+class PromotionParams(BaseModel):
+    """The registry's promotion gate (`registry.decide_promotion`): what a version must reach to be production."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_val_auc: float = Field(0.6, ge=0, le=1)
+    min_test_auc: float = Field(0.6, ge=0, le=1)
+    min_improvement: float = Field(0.0, ge=0, description="test AUC margin over production needed to replace it")
+
+
 class DemoParams(BaseModel):
     """The synthetic FF++-layout demo set (see `demo_data`)."""
 

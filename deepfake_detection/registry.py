@@ -15,7 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+
+from deepfake_detection.config import PromotionParams
+from deepfake_detection.modeling.stored import ModelInfo
 
 if TYPE_CHECKING:  # torch and transformers stay out of processes that only describe a model (the front door)
     from deepfake_detection.modeling.detector import Detector
@@ -23,14 +26,6 @@ if TYPE_CHECKING:  # torch and transformers stay out of processes that only desc
 
 MODEL_NAME = "deepfake-videomae"
 DETECTOR_ARTIFACT = "detector"
-
-
-class PromotionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    min_val_auc: float = Field(0.6, ge=0, le=1)
-    min_test_auc: float = Field(0.6, ge=0, le=1)
-    min_improvement: float = Field(0.0, ge=0, description="test AUC margin over production needed to replace it")
 
 
 class PromotionDecision(BaseModel):
@@ -108,11 +103,6 @@ def export_to_bentoml(detector: Detector, card: str, labels: dict[str, str], nam
     return str(model.tag)
 
 
-def is_demo_model(info: dict) -> bool:
-    """A model trained on the synthetic demo set: it proves the plumbing, it detects no deepfakes."""
-    return "NOT FaceForensics++" in str(info.get("trained_on", ""))
-
-
 def describe_served_model(tag: str, labels: dict, info: dict) -> dict:
     """What the service tells every client about the model that produced a verdict."""
     return {
@@ -122,11 +112,7 @@ def describe_served_model(tag: str, labels: dict, info: dict) -> dict:
         "bento_tag": tag,
         "base_model": info.get("base_model", "unknown"),
         "trained_on": info.get("trained_on", "unknown"),
-        "warning": (
-            "trained on synthetic demo data: this model is not a deepfake detector, its verdicts mean nothing"
-            if is_demo_model(info)
-            else None
-        ),
+        "warning": ModelInfo.read(info).warning,
     }
 
 

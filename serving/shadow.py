@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from starlette.background import BackgroundTask
 
-from deepfake_detection.evaluation.metrics import video_scores
 from deepfake_detection.feedback.shadow_log import ShadowLog
+from deepfake_detection.metrics.video_rule import video_scores
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.registry import MODEL_NAME
 

@@ -14,7 +14,7 @@ from deepfake_detection.datasets import celebdf, dfdc
 from deepfake_detection.datasets.catalog import CATALOG_COLUMNS
 from deepfake_detection.datasets.demo import write_video
 from deepfake_detection.datasets.sources import load_catalog
-from deepfake_detection.evaluation.video_rule import video_scores
+from deepfake_detection.metrics.video_rule import video_scores
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from tiny_models import tiny_detector
 
 from deepfake_detection.config import ClipParams
-from deepfake_detection.evaluation.metrics import video_scores
 from deepfake_detection.feedback.shadow_log import ShadowLog, read_with_shadow
+from deepfake_detection.metrics.video_rule import video_scores
 from deepfake_detection.monitoring.request_log import RequestLog
 from deepfake_detection.service_settings import ServiceSettings
 from serving.shadow import ShadowScorer

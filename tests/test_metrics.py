@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from deepfake_detection.evaluation.metrics import (
+from deepfake_detection.metrics.binary import (
     binary_metrics,
     bootstrap_auc,
     choose_threshold,
@@ -16,7 +16,7 @@ from deepfake_detection.evaluation.metrics import (
     grouped_metrics,
     save_plots,
 )
-from deepfake_detection.evaluation.video_rule import video_scores
+from deepfake_detection.metrics.video_rule import video_scores
 
 
 @pytest.fixture

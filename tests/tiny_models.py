@@ -17,5 +17,12 @@ def tiny_detector(params: ClipParams, threshold: float = 0.5, layers: int = 1) -
         ModelParams(scratch={**TINY_SCRATCH, "num_hidden_layers": layers}), num_frames=params.clip_len,
         image_size=params.size,
     )  # fmt: skip
-    info = {"trained_on": UNTRAINED, "base_model": "from-scratch:test", "clip_geometry": params.geometry().model_dump()}
+    info = {
+        "schema_version": 2,
+        "origin": "scratch",
+        "trained_on": UNTRAINED,
+        "trained_on_synthetic": True,
+        "base_model": "from-scratch:test",
+        "clip_geometry": params.geometry().model_dump(),
+    }
     return Detector(model.eval(), processor, threshold, info)

@@ -32,6 +32,7 @@ class ClipDataset:
     failures: pd.DataFrame = field(default_factory=pd.DataFrame)
     content_hash: str = ""
     source: str = "unknown"  # what the clips were cut from, e.g. "FaceForensics++" or "synthetic demo"
+    synthetic: bool = False  # the synthetic demo set: a model trained on it detects nothing (`ModelInfo`)
     contracts_passed: bool = False  # set by the pipeline after the GX contracts passed
     clip_format: str = "npy"  # how the store writes clips (`data.clip_formats`); each clip_path's extension says too
 
@@ -58,6 +59,7 @@ class ClipDataset:
             "params": self.params.model_dump(),
             "content_hash": self.content_hash,
             "source": self.source,
+            "synthetic": self.synthetic,
             "contracts_passed": self.contracts_passed,
             "clip_format": self.clip_format,
         }
@@ -79,6 +81,7 @@ class ClipDataset:
             params=ClipParams(**meta["params"]),
             content_hash=meta["content_hash"],
             source=meta.get("source", "unknown"),
+            synthetic=meta.get("synthetic", "NOT FaceForensics++" in meta.get("source", "")),
             contracts_passed=meta.get("contracts_passed", False),
             clip_format=meta.get("clip_format", "npy"),
         )

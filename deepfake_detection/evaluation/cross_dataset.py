@@ -3,7 +3,7 @@
 Each configured test set (`datasets.sources`: Celeb-DF-v2, DFDC, DFD, FF++ or the demo set) is cut into clips
 by the same extraction as training (the model's crop geometry, the run's face settings, the clip store, Ray)
 and scored by the same detector. Video level: the mean p(fake) of a person's clips, then the maximum over the
-video's persons (`evaluation.video_rule.video_scores`); `video_id` names the method's folder, so two methods that
+video's persons (`metrics.video_rule.video_scores`); `video_id` names the method's folder, so two methods that
 share a file name stay two videos (DeepfakeBench merges them). Clip level is reported too. A video that gives no
 clip (no face, too short, unreadable) is **inconclusive**: it is left out of AUC, AP and EER, and each row says
 how many there were. Accuracy and F1 are taken at the model's validation threshold; the AUC has a 95 %
@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn import metrics as skm
 
 from deepfake_detection.config import FaceParams
-from deepfake_detection.evaluation.metrics import binary_metrics, bootstrap_auc, eer
-from deepfake_detection.evaluation.video_rule import video_scores
 from deepfake_detection.media.probe import VideoLimits
+from deepfake_detection.metrics.binary import binary_metrics, bootstrap_auc, eer
+from deepfake_detection.metrics.video_rule import video_scores
 
 ROW_COLUMNS = [
     "dataset", "group", "videos", "real", "fake", "inconclusive", "video_auc", "auc_ci_low", "auc_ci_high",

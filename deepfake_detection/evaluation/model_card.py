@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from deepfake_detection.evaluation.report import Evaluation
-from deepfake_detection.registry import is_demo_model
+from deepfake_detection.modeling.stored import is_demo_model
 
 
 def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:

@@ -8,15 +8,13 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from deepfake_detection.data.clip_store import ClipStore
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.metrics import bootstrap_auc, grouped_metrics, save_plots
-from deepfake_detection.evaluation.video_rule import video_scores
-from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.metrics.binary import bootstrap_auc, grouped_metrics, save_plots
+from deepfake_detection.metrics.video_rule import video_scores
+from deepfake_detection.modeling.detector import Detector, score_table
 
 
 class Evaluation(BaseModel):
@@ -37,17 +35,6 @@ class Evaluation(BaseModel):
         cols = ["level", "group", "n", "n_real", "n_fake", "accuracy", "f1", "auc", "ap", "eer", "log_loss", "ece"]
         rows = [{"level": "clip", **r} for r in self.clip] + [{"level": "video", **r} for r in self.video]
         return pd.DataFrame(rows)[cols]
-
-
-def score_table(
-    detector: Detector, clips_from: ClipDataset | ClipStore, table: pd.DataFrame, batch_size: int = 16
-) -> np.ndarray:
-    """p(fake) for every stored clip of `table`, in order, read from a dataset or straight from a clip store."""
-    out = []
-    for i in range(0, len(table), batch_size):
-        clips = np.stack([np.asarray(clips_from.load_clip(p)) for p in table.clip_path.iloc[i : i + batch_size]])
-        out.append(detector.score(clips, batch_size))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def evaluate(detector: Detector, dataset: ClipDataset, split: str, plot_dir: str | Path) -> Evaluation:

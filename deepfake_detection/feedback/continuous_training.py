@@ -125,6 +125,7 @@ def training_mix(dataset: ClipDataset, reviewed: ReviewedDataset) -> ReviewedMix
     return ReviewedMix(
         table=table, store_root=dataset.store_root, params=dataset.params, failures=dataset.failures,
         source=f"{dataset.source} + {extra['request_id'].nunique()} reviewed production requests{simulated}",
+        synthetic=dataset.synthetic,
         contracts_passed=dataset.contracts_passed and reviewed.contracts_passed, clip_format=dataset.clip_format,
         reviewed_root=reviewed.store_root,
     )  # fmt: skip

@@ -2,8 +2,8 @@
 
 The honest measure of a detector in use is how it does on the traffic it actually gets, labelled by people.
 Each model scores the retained clips of every labelled request through the one scoring path
-(`evaluation.report.score_table`); a request's p(fake) follows the evaluation rule (mean over a person's clips,
-max over persons; `evaluation.metrics.video_scores`). Per split (`all`, `holdout`): video AUC with a 95 %
+(`modeling.detector.score_table`); a request's p(fake) follows the evaluation rule (mean over a person's clips,
+max over persons; `metrics.binary.video_scores`). Per split (`all`, `holdout`): video AUC with a 95 %
 percentile-bootstrap interval, AP, precision and recall of `fake` at the model's own threshold, accuracy, F1,
 and the counts per label. `live_offline_max_diff` compares the p(fake) the service logged with the one scored
 now from the retained clips, for the requests that version answered: near 0 says the retained clips are what
@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from deepfake_detection.evaluation.metrics import binary_metrics, bootstrap_auc, video_scores
-from deepfake_detection.evaluation.report import score_table
 from deepfake_detection.feedback.reviewed_dataset import ReviewedDataset
-from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.metrics.binary import binary_metrics, bootstrap_auc
+from deepfake_detection.metrics.video_rule import video_scores
+from deepfake_detection.modeling.detector import Detector, score_table
 
 ONLINE_COLUMNS = [
     "model", "model_version", "split", "requests", "confirmed_fake", "actually_real", "video_auc", "auc_ci_low",

@@ -1,6 +1,6 @@
 """The container formats an upload may be: what the first bytes look like and which FFmpeg demuxer reads it.
 
-One table serves both gates: `media.uploads` recognises a file from its first bytes before it is stored
+One table serves both gates: the service (`sniff_container`) recognises a file from its first bytes before it is stored
 (never from the client's file name or content type), and `media.probe` opens files with FFmpeg restricted to
 these demuxers and to the `file` protocol. FFmpeg reads far more than video files, and some of its
 "formats" read *other* files (HLS and DASH playlists, the concat demuxer, image sequences) or reach the

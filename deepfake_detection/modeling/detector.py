@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from deepfake_detection.modeling import stored
 from deepfake_detection.modeling.fast_path import FastModel, stored_precision
@@ -80,3 +81,13 @@ class Detector:
         precision = stored_precision(folder, info) if backend == "auto" else None
         fast = FastModel.load(folder, precision) if precision else None
         return cls(model=model, processor=processor, threshold=threshold, info=info, fast=fast)
+
+
+def score_table(detector: Detector, clips_from, table: pd.DataFrame, batch_size: int = 16) -> np.ndarray:
+    """p(fake) for every stored clip of `table` (its `clip_path`), in order, read from `clips_from` (a
+    `data.dataset.ClipDataset` or a `data.clip_store.ClipStore`: anything with `load_clip(path)`)."""
+    out = []
+    for i in range(0, len(table), batch_size):
+        clips = np.stack([np.asarray(clips_from.load_clip(p)) for p in table.clip_path.iloc[i : i + batch_size]])
+        out.append(detector.score(clips, batch_size))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)

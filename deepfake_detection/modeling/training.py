@@ -28,10 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.metrics import binary_metrics
-from deepfake_detection.evaluation.report import score_table
+from deepfake_detection.metrics.binary import binary_metrics
 from deepfake_detection.modeling.augment import AugmentParams, augment_clip
-from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.detector import Detector, score_table
 from deepfake_detection.modeling.model import ModelParams, Preprocessing, build_model, save_model, set_trainable_blocks
 from deepfake_detection.modeling.sbi import BlendDraw, SBIParams, clip_landmarks, sbi_table, self_blend
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepfake_detection.config import PromotionParams
 from deepfake_detection.modeling.fast_path import FastPathConfig
 from deepfake_detection.modeling.training import TrainParams
-from deepfake_detection.registry import PromotionParams
 
 
 class TrainingConfig(BaseModel):

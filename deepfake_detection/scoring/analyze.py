@@ -21,7 +21,6 @@ import pandas as pd
 
 from deepfake_detection.config import ClipParams
 from deepfake_detection.data.clips import Clip, ClipFailure, FaceCounts, extract_clips, make_detector, plan_clip_starts
-from deepfake_detection.evaluation.video_rule import video_scores
 from deepfake_detection.evidence import Evidence, assess, read_provenance
 from deepfake_detection.evidence.bundle import DemuxEvidence
 from deepfake_detection.faces.detectors import FaceDetector
@@ -34,6 +33,7 @@ from deepfake_detection.media.probe import (
     VideoLimits,
 )
 from deepfake_detection.media.reader import DecodeStats, VideoReader, Window
+from deepfake_detection.metrics.video_rule import video_scores
 from deepfake_detection.monitoring.drift_features import drift_frame_indices, frame_quality, quality_columns
 from deepfake_detection.scoring.answer import Answer, Person, PersonCounts, Reason, Scalar, TimelineEntry, VideoFacts
 

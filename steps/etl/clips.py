@@ -66,6 +66,7 @@ def build_dataset(
         params=config.clips,
         failures=clip_failures,
         source="synthetic demo data (NOT FaceForensics++)" if config.demo is not None else "FaceForensics++",
+        synthetic=config.demo is not None,
         contracts_passed=video_report.success and clip_report.success,
     )
     log_metadata(dataset.summary())

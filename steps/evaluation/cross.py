@@ -14,8 +14,7 @@ from deepfake_detection.config import ClipParams, model_geometry
 from deepfake_detection.data.clip_store import ClipStore, extract_catalog_with
 from deepfake_detection.datasets.sources import load_catalog
 from deepfake_detection.evaluation.cross_dataset import CrossEvalConfig, add_to_card, metrics_rows, render, video_table
-from deepfake_detection.evaluation.report import score_table
-from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.detector import Detector, score_table
 from deepfake_detection.progress import Progress
 from deepfake_detection.registry import resolve_model_folder
 

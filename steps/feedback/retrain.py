@@ -19,8 +19,7 @@ from zenml.enums import ModelStages
 from zenml.logger import get_logger
 
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.metrics import choose_threshold
-from deepfake_detection.evaluation.report import Evaluation, score_table
+from deepfake_detection.evaluation.report import Evaluation
 from deepfake_detection.feedback.config import ContinuousTrainingConfig
 from deepfake_detection.feedback.continuous_training import (
     CandidateDecision,
@@ -34,8 +33,10 @@ from deepfake_detection.feedback.continuous_training import (
 from deepfake_detection.feedback.online_evaluation import online_metrics, score_requests
 from deepfake_detection.feedback.reviewed_dataset import ReviewedDataset
 from deepfake_detection.feedback.shadow_log import read_with_shadow
-from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.metrics.binary import choose_threshold
+from deepfake_detection.modeling.detector import Detector, score_table
 from deepfake_detection.modeling.model import load_model
+from deepfake_detection.modeling.stored import INFO_SCHEMA
 from deepfake_detection.modeling.training import score_clips, train, validation_table
 from deepfake_detection.monitoring.drift_features import FEATURE_COLUMNS
 from deepfake_detection.monitoring.request_log import DB_NAME
@@ -152,6 +153,7 @@ def fine_tune_model(
     val = validation_table(mix, params.sbi.mode)
     detector.threshold = choose_threshold(val.is_fake.to_numpy(), score_clips(detector, mix, val))
     detector.info = {
+        "schema_version": INFO_SCHEMA, "origin": "fine_tuned", "trained_on_synthetic": mix.synthetic,
         "base_model": f"{config.model_name} version {production.name} (fine-tuned by continuous training)",
         "fine_tuned_from": str(production.name), "trained_on": mix.source, "data_hash": clip_dataset.content_hash,
         "reviewed_dataset": reviewed_dataset.content_hash, "reviewed_requests_used": int(extra["request_id"].nunique()),

@@ -14,8 +14,9 @@ from zenml.types import HTMLString
 
 from deepfake_detection.config import ClipParams, model_geometry
 from deepfake_detection.modeling.detector import Detector
+from deepfake_detection.modeling.stored import is_demo_model
 from deepfake_detection.progress import Progress
-from deepfake_detection.registry import is_demo_model, resolve_model_folder
+from deepfake_detection.registry import resolve_model_folder
 from deepfake_detection.scoring.batch import BatchScoringConfig, list_videos, score_videos, summarize
 
 logger = get_logger(__name__)

@@ -9,7 +9,8 @@ from zenml.enums import ModelStages
 from zenml.logger import get_logger
 
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.report import Evaluation, score_table
+from deepfake_detection.evaluation.report import Evaluation
+from deepfake_detection.modeling.detector import score_table
 from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.registry import PromotionDecision, decide_promotion, production_detector
 

@@ -9,9 +9,10 @@ from zenml.enums import ArtifactType
 from zenml.logger import get_logger
 
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.metrics import choose_threshold
+from deepfake_detection.metrics.binary import choose_threshold
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.import_checkpoint import check_geometry, load_real_fake
+from deepfake_detection.modeling.stored import INFO_SCHEMA
 from deepfake_detection.modeling.training import score_clips
 from steps.materializers import DetectorMaterializer
 
@@ -29,6 +30,9 @@ def import_checkpoint(
     val = dataset.split("val")
     detector.threshold = choose_threshold(val.is_fake.to_numpy(), score_clips(detector, dataset, val))
     detector.info = {
+        "schema_version": INFO_SCHEMA,
+        "origin": "imported",
+        "trained_on_synthetic": False,  # as far as anyone knows: its training data is not recorded
         "base_model": source,
         "trained_on": f"not recorded (imported checkpoint {source})",
         "imported_from": source,

@@ -14,10 +14,11 @@ from zenml.enums import ArtifactType
 from zenml.logger import get_logger
 
 from deepfake_detection.data.dataset import ClipDataset
-from deepfake_detection.evaluation.metrics import choose_threshold
+from deepfake_detection.metrics.binary import choose_threshold
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.launch import launch_training
 from deepfake_detection.modeling.model import load_model
+from deepfake_detection.modeling.stored import INFO_SCHEMA
 from deepfake_detection.modeling.training import score_clips, train, validation_table
 from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.monitoring.drift_reference import reference_table
@@ -56,8 +57,11 @@ def train_model(
     val = validation_table(dataset, params.sbi.mode)
     detector.threshold = choose_threshold(val.is_fake.to_numpy(), score_clips(detector, dataset, val))
     detector.info = {
+        "schema_version": INFO_SCHEMA,
+        "origin": "scratch" if params.model.checkpoint is None else "pretrained",
         "base_model": params.model.source,
         "trained_on": dataset.source,
+        "trained_on_synthetic": dataset.synthetic,
         "data_hash": dataset.content_hash,
         "code_commit": _code_commit(),
         "best_epoch": result.best_epoch,

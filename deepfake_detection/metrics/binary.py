@@ -1,6 +1,6 @@
 """Clip- and video-level metrics, the validation threshold, bootstrap intervals, and the pictures.
 
-Video level: `evaluation.video_rule.video_scores` (mean over a person's clips, max over persons).
+Video level: `metrics.video_rule.video_scores` (mean over a person's clips, max over persons).
 """
 
 from __future__ import annotations
