@@ -71,7 +71,7 @@ class RetentionSettings(BaseModel):
     """Retained clips (`retention:`; `feedback.retention`): a privacy choice, off by default.
 
     On, the service keeps each answered request's face clips (never the upload) for `days`, so that reviewed
-    requests can be evaluated and trained on; `scripts/feedback_cli.py purge-clips` deletes expired ones.
+    requests can be evaluated and trained on; `deepfake-detect purge-clips` deletes expired ones.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -38,8 +38,7 @@ NOT_SERVED = {
     "matplotlib",
     "tabulate",
     "uv",
-    "requests",
-}
+}  # not `requests`: c2pa-python (the Content Credentials reader) requires it, though this service never fetches
 TORCH_CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
 
 

@@ -27,7 +27,7 @@ CLIP_PARAMS = ClipParams(size=64, clips_per_video=2, faces=vf.PHONE_FACES)
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "deepfake_detection.cli", *args],
+        [sys.executable, "-m", "deepfake_cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

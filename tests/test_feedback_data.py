@@ -95,7 +95,7 @@ def test_purge_command_deletes_expired_clips(tmp_path, repo_root):
     retain_clips(tmp_path / "clips", PARAMS, "new", fake_clips(1, 1), days=1)
     settings = tmp_path / "serving.yaml"
     settings.write_text(yaml.safe_dump({"retention": {"enabled": True, "clip_store": str(tmp_path / "clips")}}))
-    cli = [sys.executable, str(repo_root / "scripts" / "feedback_cli.py")]
+    cli = [sys.executable, "-m", "deepfake_cli"]
     out = subprocess.run([*cli, "purge-clips", "--settings", str(settings), "--verbose"], capture_output=True,
                          text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr

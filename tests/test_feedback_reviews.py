@@ -329,7 +329,7 @@ def test_cli_reviews_directly_and_through_the_service(tmp_path):
     store_url = f"sqlite:///{tmp_path / 'reviews.sqlite'}"
     settings.write_text(yaml.safe_dump({"request_log_dir": str(tmp_path / "log"),
                                         "reviews": {"database_url": store_url}}))  # fmt: skip
-    cli = [sys.executable, str(REPO / "scripts" / "feedback_cli.py")]
+    cli = [sys.executable, "-m", "deepfake_cli"]
     run = lambda *a: subprocess.run([*cli, *a], capture_output=True, text=True, timeout=120)  # noqa: E731
     ok = run("review", ids[0], "confirmed fake", "--reviewer", "ann", "--note", "cli", "--settings", str(settings))
     assert ok.returncode == 0, ok.stderr

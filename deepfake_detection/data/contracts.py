@@ -1,4 +1,4 @@
-"""Data contracts: the Great Expectations suites in `data_contracts/`, run against pandas tables.
+"""Data contracts: the Great Expectations suites in `data/suites/` (shipped with the package), run against pandas tables.
 
 Suites are plain JSON files (reviewable in a pull request, no GX project folder needed); this module
 turns them into GX suites, validates a table in an ephemeral GX context, and explains each failure in
@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
-DEFAULT_CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "data_contracts"
+DEFAULT_CONTRACTS_DIR = Path(__file__).resolve().parent / "suites"  # shipped with the package
 # Imported after ZenML, Great Expectations logs ~200 debug lines at import; it must be quiet before that.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 

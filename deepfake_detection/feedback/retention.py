@@ -3,7 +3,7 @@
 A privacy choice, off by default (`retention.enabled` in the serving settings). With it on, the service keeps
 the 16-frame face crops it scored (never the upload, its audio or the rest of the frame), so that a reviewed
 request can be evaluated and trained on later; after `days` the clips are deleted by `purge_expired` (run it
-from cron: `scripts/feedback_cli.py purge-clips`). `forget` deletes one request's clips at once (an erasure
+from cron: `deepfake-detect purge-clips`). `forget` deletes one request's clips at once (an erasure
 request).
 
 Layout: the clip store's (`data.clip_store.ClipStore`), with the request id as the video key:

@@ -11,7 +11,7 @@ the newest `holdout_fraction` (at least `min_holdout`) are held out (`split == "
 and judges a candidate on `holdout`: the newest traffic is what a model is measured on, never trained on.
 
 Requests without retained clips (retention off, expired, no face) are excluded and counted. The contract
-(`validate_reviewed`, Great Expectations suites `data_contracts/reviews.json` and `reviewed_requests.json`)
+(`validate_reviewed`, Great Expectations suites `data/suites/reviews.json` and `reviewed_requests.json`)
 checks known labels, one label per request, labels consistent with `is_fake`, and every clip present.
 """
 

@@ -12,8 +12,6 @@ Hub ids resolve from the local Hugging Face cache only (this project runs offlin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from deepfake_detection.modeling.model import LABELS, _add_head_dropout, _processor_class
@@ -82,33 +80,3 @@ def check_geometry(config, clip_len: int, size: int) -> None:
             f"the checkpoint takes {config.num_frames} frames of {config.image_size} px; the clip "
             f"dataset has {clip_len} frames of {size} px: cut clips with its geometry first"
         )
-
-
-def run_import(source: str, config_path: str | Path, override: int | None = None) -> str:
-    """Run the import (or, for a non real/fake head, the fine-tuning) pipeline; a line saying what became of it."""
-    import yaml
-    from zenml.client import Client
-
-    from deepfake_detection.modeling.training_config import TrainingConfig
-    from deepfake_detection.registry import MODEL_NAME
-
-    config = read_config(source)
-    fake = fake_index(config.id2label, override)
-    data = yaml.safe_load(Path(config_path).read_text()) or {}
-    training = TrainingConfig(**data.get("parameters", {}).get("config", {}))
-    if fake is None:
-        from pipelines.training_pipeline import training_pipeline
-
-        training.train.model.checkpoint = source
-        training_pipeline(config=training)
-        what = f"fine-tuned {source} ({len(config.id2label)}-class head replaced by real/fake)"
-    else:
-        from pipelines.import_pipeline import import_pipeline
-
-        import_pipeline(source=source, fake_index=fake, config=training)
-        what = f"imported {source} (fake = output {fake} of its head)"
-    version = Client().get_model_version(MODEL_NAME)  # the latest version: the one just made
-    meta = version.run_metadata
-    auc = meta.get("test_clip", {}).get("auc") if isinstance(meta.get("test_clip"), dict) else None
-    stage = version.stage or "none"
-    return f"{what}: {MODEL_NAME} version {version.number}, test clip AUC {auc}, stage {stage}"

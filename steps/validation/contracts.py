@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 
 @step
 def validate_table(table: pd.DataFrame, suite: str) -> Annotated[ContractReport, "contract_report"]:
-    """Validate `table` against `data_contracts/<suite>.json` and the identity-disjointness contract."""
+    """Validate `table` against `deepfake_detection/data/suites/<suite>.json` and the identity-disjointness contract."""
     report = validate_with_identities(table, suite)
     logger.info(report.summary())
     log_metadata({r.suite: {"success": r.success, "failures": r.failures} for r in report.results})

@@ -2,13 +2,15 @@
 
     deepfake-detect VIDEO_OR_FOLDER... [--model production|version:N|TAG|FOLDER] [--json F] [--html F]
     deepfake-detect import PATH_OR_HUB_ID [--fake-index N] [--config configs/demo_training.yaml]
+    deepfake-detect review REQUEST_ID LABEL --reviewer NAME [--note ...] | reviews | purge-clips | forget ID
     deepfake-detect serve | monitor | dashboard
 
 Scoring runs the service's own path (`scoring.analyze`: probe, faces, persons, clips, the model, the same
 decision) with the service's settings (`configs/serving.yaml`: clips per video, face finding, limits), so a
 file gets the answer `/detect` gives it. A file that cannot be analysed is a row with its error; the exit
-status is non-zero only for usage errors (a missing path, an unknown model). State is the checkout's:
-`.cache/zenml` and `.cache/bentoml` unless ZENML_CONFIG_PATH / BENTOML_HOME say otherwise.
+status is non-zero only for usage errors (a missing path, an unknown model). State is the project's: the
+checkout's `.cache/zenml` and `.cache/bentoml` (from an installed wheel: the current folder's) unless
+ZENML_CONFIG_PATH / BENTOML_HOME say otherwise.
 """
 
 from __future__ import annotations
@@ -24,9 +26,22 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-REPO = Path(__file__).resolve().parent.parent
 COMMANDS = ("score", "import", "serve", "monitor", "dashboard")
+FEEDBACK_COMMANDS = ("review", "reviews", "purge-clips", "forget")
 USAGE_ERROR = 2
+
+
+def project_root() -> Path:
+    """The checkout this code runs from (its `pyproject.toml` names this project), else the current folder: where
+    state lives (`.cache/`) and where `configs/` is looked for."""
+    here = Path(__file__).resolve().parent.parent
+    pyproject = here / "pyproject.toml"
+    if pyproject.is_file() and 'name = "deepfake-videomae"' in pyproject.read_text():
+        return here
+    return Path.cwd()
+
+
+REPO = project_root()
 
 
 def _project_env() -> None:
@@ -224,22 +239,27 @@ def import_main(argv: Sequence[str]) -> int:
         "source", metavar="PATH_OR_HUB_ID", help="a Hugging Face model folder, or a hub id in the local cache"
     )
     p.add_argument("--fake-index", type=int, choices=(0, 1), help="the fake output when id2label does not say")
+    default_config = REPO / "configs" / "demo_training.yaml"
     p.add_argument(
         "--config",
         type=Path,
-        default=REPO / "configs" / "demo_training.yaml",
-        help="training config: promotion gate, and the fine-tuning recipe for a non real/fake head",
+        default=default_config if default_config.is_file() else None,
+        help="training config: promotion gate, and the fine-tuning recipe for a non real/fake head (default: "
+        "configs/demo_training.yaml in a checkout, else the built-in defaults)",
     )
     args = p.parse_args(argv)
+    if args.config is not None and not args.config.is_file():
+        print(f"deepfake-detect import: {args.config}: no such config file", file=sys.stderr)
+        return USAGE_ERROR
     _project_env()
     from zenml.utils import source_utils
 
-    # The checkout root holds `pipelines/`, `steps/` and the package: without a `.zen` marker ZenML would take
-    # this module's folder as the source root and record `modeling.detector` for the artifacts, unloadable later.
+    # The project root: without a `.zen` marker ZenML would guess the source root from this module's folder and
+    # record artifact types under paths it cannot load later. Installed, `steps/` and `pipelines/` resolve as the
+    # distribution's modules.
     source_utils.set_custom_source_root(str(REPO))
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from deepfake_detection.modeling.import_checkpoint import CheckpointError, run_import
+    from deepfake_cli.importing import run_import
+    from deepfake_detection.modeling.import_checkpoint import CheckpointError
 
     try:
         outcome = run_import(args.source, args.config, args.fake_index)
@@ -252,12 +272,48 @@ def import_main(argv: Sequence[str]) -> int:
 
 def _run_tool(command: list[str]) -> int:
     _project_env()
-    os.environ.setdefault("PYTHONPATH", str(REPO))
     return subprocess.call(command, cwd=REPO)
+
+
+def monitor_main(argv: Sequence[str]) -> int:
+    """The monitoring pipeline over the service's request log, with a ZenML run config (default:
+    configs/monitoring.yaml in a checkout, else the built-in `MonitoringConfig`)."""
+    default = REPO / "configs" / "monitoring.yaml"
+    p = argparse.ArgumentParser(prog="deepfake-detect monitor", description=monitor_main.__doc__)
+    p.add_argument("-c", "--config", type=Path, default=default if default.is_file() else None)
+    args = p.parse_args(list(argv))
+    if args.config is not None and not args.config.is_file():
+        print(f"deepfake-detect monitor: {args.config}: no such config file", file=sys.stderr)
+        return USAGE_ERROR
+    _project_env()
+    from zenml.utils import source_utils
+
+    source_utils.set_custom_source_root(str(REPO))
+    from deepfake_detection.monitoring.drift import MonitoringConfig
+    from pipelines.monitoring_pipeline import monitoring_pipeline
+
+    if args.config is not None:
+        monitoring_pipeline.with_options(config_path=str(args.config))()
+    else:
+        monitoring_pipeline(config=MonitoringConfig())
+    return 0
+
+
+def feedback_main(argv: Sequence[str]) -> int:
+    """`review`, `reviews`, `purge-clips`, `forget` (`deepfake_cli.feedback`)."""
+    from deepfake_cli.feedback import add_subcommands
+
+    parser = argparse.ArgumentParser(prog="deepfake-detect", description="Reviews and retained clips.")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    _project_env()
+    return args.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in FEEDBACK_COMMANDS:
+        return feedback_main(argv)
     command = argv[0] if argv and argv[0] in COMMANDS else "score"
     rest = argv[1:] if argv and argv[0] in COMMANDS else argv
     bin_dir = Path(sys.executable).parent
@@ -268,21 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "serve":  # the BentoML service on 127.0.0.1:3000, as `make serve`
         return _run_tool([str(bin_dir / "bentoml"), "serve", "serving.service:DeepfakeDetection", *rest])
     if command == "monitor":  # drift of the logged requests, as `make monitor`
-        if not (REPO / ".zen").exists():  # the source-root marker `make` creates; without it ZenML warns
-            subprocess.call(
-                [str(bin_dir / "zenml"), "init"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-        return _run_tool(
-            [
-                str(bin_dir / "zenml"),
-                "pipeline",
-                "run",
-                "pipelines.monitoring_pipeline.monitoring_pipeline",
-                "-c",
-                "configs/monitoring.yaml",
-                *rest,
-            ]
-        )
+        return monitor_main(rest)
     return _run_tool(
         [
             str(bin_dir / "evidently"),

@@ -1,29 +1,24 @@
 """Reviews and retained clips from the command line.
 
-  python scripts/feedback_cli.py review REQUEST_ID confirmed_fake --reviewer ann [--note "..."]
+  deepfake-detect review REQUEST_ID confirmed_fake --reviewer ann [--note "..."]
         [--url http://127.0.0.1:3000 [--token T]]    # through a running service's POST /feedback
                                                       # (default: straight into the store of the settings)
-  python scripts/feedback_cli.py reviews [--request-id ID] [--format table|csv|json]
-  python scripts/feedback_cli.py purge-clips          # delete retained clips past their retention (cron)
-  python scripts/feedback_cli.py forget REQUEST_ID    # delete one request's retained clips now
+  deepfake-detect reviews [--request-id ID] [--format table|csv|json]
+  deepfake-detect purge-clips          # delete retained clips past their retention (cron)
+  deepfake-detect forget REQUEST_ID    # delete one request's retained clips now
 
 Settings: `--settings FILE`, else $DEEPFAKE_SERVING_CONFIG, else configs/serving.yaml (the service's own file,
 so the CLI writes where the service reads). Exit status 0 on success, 1 when the review was refused (bad label,
 unknown request), 2 for a usage or settings error, 3 when the store or service could not be reached.
-`add_subcommands(subparsers)` mounts the same commands under another CLI (`deepfake-detect feedback ...`).
+`add_subcommands(subparsers)` mounts them under `deepfake-detect` (`deepfake_cli.main`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from deepfake_detection.feedback.reviews import LABELS  # noqa: E402
+from deepfake_detection.feedback.reviews import LABELS
 
 
 def _settings(path: str | None):
@@ -151,7 +146,7 @@ def add_subcommands(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="feedback_cli", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="deepfake-detect", description=__doc__.split("\n\n")[0])
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.run(args)
