@@ -130,11 +130,14 @@ browser:
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -v
 
+# ruff, and the layers contract (pyproject.toml [tool.importlinter]): the library's stages import only downward
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf .cache .zen
