@@ -72,6 +72,8 @@ def test_no_merging_is_exactly_the_model(mean_pooling):
         (MergeSchedule(r=[40, 8]), [40, 8], [128, 88, 80]),
         (MergeSchedule(keep=0.25), [48, 40], [128, 80, 40]),  # 48 wanted twice; the second layer can merge 40
         (MergeSchedule(r=200), [64, 32], [128, 64, 32]),  # never more than half of a layer's tokens
+        (MergeSchedule(keep=0.5, decreasing=True), [42, 21], [128, 86, 65]),  # 64 merged in shares 2:1
+        (MergeSchedule(r=10, decreasing=True), [13, 6], [128, 115, 109]),
     ],
 )  # fmt: skip
 def test_token_counts_and_output_shape_are_as_scheduled(schedule, r, tokens):
@@ -98,6 +100,8 @@ def test_a_schedule_for_the_wrong_depth_is_refused():
         merged(model, MergeSchedule(r=[8, 8, 8]))
     with pytest.raises(ValueError, match="not both"):
         MergeSchedule(r=8, keep=0.5)
+    with pytest.raises(ValueError, match="already a shape"):
+        MergeSchedule(r=[8, 8], decreasing=True)
 
 
 def test_matching_merges_the_most_similar_pair_and_keeps_the_size_weighted_sum():
@@ -225,7 +229,8 @@ def test_the_training_config_takes_merge_schedules():
     config = TrainingConfig.model_validate({"fast_path": {"token_merging": [{"keep": 0.4}, {"r": [8, 4]}]}})
     assert [s.spec for s in config.fast_path.token_merging] == ["keep=0.4", "r=[8, 4]"]
     assert TrainingConfig.model_validate({"fast_path": {"token_merging": []}}).fast_path.token_merging == []
-    assert len(TrainingConfig().fast_path.token_merging) >= 3  # mild to strong by default
+    defaults = TrainingConfig().fast_path.token_merging
+    assert [s.spec for s in defaults][:2] == ["keep=0.5", "keep=0.5 decreasing"] and len(defaults) == 5
 
 
 @pytest.mark.slow

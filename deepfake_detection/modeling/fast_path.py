@@ -28,9 +28,16 @@ FAST_DIR = "openvino"
 FAST_FILE = "model.xml"
 
 
-# Default merge schedules, mild to strong, as the fraction of tokens left after the last layer (constant r per
-# layer; for VideoMAE-B's 1568 tokens in 12 layers: r = 65, 91, 104, 117). See benchmarks/README.md.
-DEFAULT_KEEP = (0.5, 0.3, 0.2, 0.1)
+# Default merge schedules, mild to strong by the share of the encoder's token-layers left (VideoMAE-B, 1568
+# tokens in 12 layers): keep=0.5 (r 65 per layer, 75 %), keep=0.5 decreasing (r 120 -> 10, 68 %), keep=0.3
+# (r 91, 65 %), keep=0.2 (r 104, 60 %), keep=0.3 decreasing (r 168 -> 14, 55 %). See benchmarks/README.md.
+DEFAULT_MERGING = (
+    MergeSchedule(keep=0.5),
+    MergeSchedule(keep=0.5, decreasing=True),
+    MergeSchedule(keep=0.3),
+    MergeSchedule(keep=0.2),
+    MergeSchedule(keep=0.3, decreasing=True),
+)
 
 
 class FastPathConfig(BaseModel):
@@ -46,7 +53,7 @@ class FastPathConfig(BaseModel):
     max_auc_diff: float = Field(0.005, ge=0.0, description="largest allowed |AUC(fast) - AUC(torch fp32)|")
     require_faster: bool = Field(True, description="keep it only when faster than torch fp32 on these clips")
     token_merging: list[MergeSchedule] = Field(
-        default_factory=lambda: [MergeSchedule(keep=k) for k in DEFAULT_KEEP],
+        default_factory=lambda: [s.model_copy() for s in DEFAULT_MERGING],
         description="ToMe schedules tried beside the unmerged model, mild to strong ([] tries none)",
     )
     proportional_attention: bool = Field(True, description="ToMe's log(size) on the attention logits")

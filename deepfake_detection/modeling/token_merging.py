@@ -33,14 +33,17 @@ class MergeSchedule(BaseModel):
     """How many tokens each transformer layer merges away: ToMe's `r`, given directly or by what is left.
 
     `r`: one number for every layer (ToMe's constant schedule) or one per layer; `keep`: the fraction of the
-    tokens left after the last layer, as a constant r (portable across model sizes). Each layer merges at most
-    half of its tokens (bipartite matching pairs each A token with one B token).
+    tokens left after the last layer (portable across model sizes). `decreasing`: ToMe's decreasing schedule,
+    r falling linearly to the last layer (layer i of L gets a share proportional to L - i), so the early layers,
+    where tokens are many and attention costs most, merge most. Each layer merges at most half of its tokens
+    (bipartite matching pairs each A token with one B token).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     r: int | list[int] | None = Field(None, description="tokens merged away per layer (one for all, or one each)")
     keep: float | None = Field(None, gt=0.0, le=1.0, description="or: fraction of the tokens left at the end")
+    decreasing: bool = Field(False, description="r falls linearly over the layers (with `keep` or a single `r`)")
 
     @model_validator(mode="after")
     def _one_of(self) -> MergeSchedule:
@@ -48,19 +51,22 @@ class MergeSchedule(BaseModel):
             raise ValueError("give a merge schedule as `r` (per layer) or `keep` (fraction left), not both")
         if self.r is not None and min([self.r] if isinstance(self.r, int) else self.r or [0]) < 0:
             raise ValueError("r must be >= 0")
+        if self.decreasing and isinstance(self.r, list):
+            raise ValueError("`decreasing` shapes `keep` or a single `r`; a list of r is already a shape")
         return self
 
     @property
     def spec(self) -> str:
         """The schedule as configured: "keep=0.3", "r=16", "r=[64, 32, 0]"."""
-        return f"keep={self.keep:g}" if self.keep is not None else f"r={self.r}"
+        spec = f"keep={self.keep:g}" if self.keep is not None else f"r={self.r}"
+        return spec + (" decreasing" if self.decreasing else "")
 
     def per_layer(self, num_tokens: int, num_layers: int, protected: int = 0) -> list[int]:
         """The r each layer actually merges for a model of `num_tokens` tokens and `num_layers` layers."""
-        if self.keep is not None:
-            wanted = [math.floor(num_tokens * (1.0 - self.keep) / num_layers)] * num_layers
-        elif isinstance(self.r, int):
-            wanted = [self.r] * num_layers
+        if self.keep is not None or isinstance(self.r, int):
+            total = num_tokens * (1.0 - self.keep) if self.keep is not None else self.r * num_layers
+            shares = [num_layers - i for i in range(num_layers)] if self.decreasing else [1] * num_layers
+            wanted = [math.floor(total * w / sum(shares)) for w in shares]
         else:
             if len(self.r) != num_layers:
                 raise ValueError(f"the schedule gives r for {len(self.r)} layers; the model has {num_layers}")
@@ -97,7 +103,9 @@ def bipartite_soft_matching(metric: torch.Tensor, r: int, protect_first: bool = 
     t_a = (t + 1) // 2
     metric = metric / metric.norm(dim=-1, keepdim=True)
     a, b = metric[:, ::2], metric[:, 1::2]
-    node_max, node_idx = (a @ b.transpose(-1, -2)).max(dim=-1)  # (B, t_a): best B partner of each A token
+    # cosine similarity - 1: the best matches sit near 0, where a bf16 output still resolves them (near 1 its
+    # step is 0.004, and ties would pile many A tokens onto one B token); the argmax is the same in fp32
+    node_max, node_idx = (a @ b.transpose(-1, -2) - 1.0).max(dim=-1)  # (B, t_a): best B partner of each A token
     if protect_first:
         node_max = node_max.masked_fill(torch.arange(t_a) == 0, -math.inf)
     edge_idx = node_max.argsort(dim=-1, descending=True)[..., None]  # (B, t_a, 1), most similar first
