@@ -15,9 +15,10 @@ Medians after a warm-up; every ratio is from the same run. Sections:
 5. video-level AUC of the fast paths against torch fp32 on the demo test split (when `make demo` has run);
 6. end to end through the real service (`bentoml serve`) with a VideoMAE-B-sized model exported with its fast
    path: a 10 s 720p video with one face at 4 and 8 clips, concurrency 1 and 4, split into decode, faces,
-   features and model, with the server's memory.
-
-7. the cost of reading an upload's evidence (Content Credentials, container facts, audio; `bench_evidence.py`).
+   features and model, with the server's memory;
+7. token merging in the fast path (`bench_token_merging.py`): each schedule's s/clip and ratio to torch fp32,
+   batching, OpenVINO threads beside decode workers, and the export's check on trained models;
+8. the cost of reading an upload's evidence (Content Credentials, container facts, audio; `bench_evidence.py`).
 
 Writes `.cache/reports/bench/bench.json`. Random weights measure speed and agreement, never skill.
 """
@@ -63,7 +64,7 @@ OUT = REPO / ".cache" / "reports" / "bench"
 VIDEOMAE_B = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 DEMO = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "patch_size": 32}
 ROWS: list[dict] = []
-SECTIONS = ("decode", "model", "auc", "service", "evidence")
+SECTIONS = ("decode", "model", "auc", "service", "tome", "evidence")
 
 
 def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
@@ -348,6 +349,10 @@ def main() -> None:
             demo_auc_change()
         if "service" in args.sections:
             end_to_end(video, big["int8"], big["detector"], args.quick)
+    if "tome" in args.sections:
+        import bench_token_merging
+
+        bench_token_merging.run(row, args.quick)
     if "evidence" in args.sections:  # Content Credentials, container facts and audio per upload (target <= 50 ms)
         import bench_evidence
 

@@ -1,4 +1,4 @@
-"""Data contracts: the Great Expectations suites in `data/suites/` (shipped with the package), run against pandas tables.
+"""Data contracts: the Great Expectations suites in `data/suites/` (shipped with the package), run on pandas tables.
 
 Suites are plain JSON files (reviewable in a pull request, no GX project folder needed); this module
 turns them into GX suites, validates a table in an ephemeral GX context, and explains each failure in

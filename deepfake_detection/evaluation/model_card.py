@@ -73,4 +73,53 @@ def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:
         f"## Results ({evaluation.split} split)\n\n{evaluation.table().round(4).to_markdown(index=False)}\n\n"
         f"## Training configuration\n\n```yaml\n{yaml.safe_dump(train_config, sort_keys=False)}```\n\n"
         f"## Limitations\n\n{limitations}"
+        f"{fast_path_section(info.get('fast_path'))}"
     )
+
+
+FAST_PATH_HEADING = "\n## Fast path (CPU serving)\n"
+
+
+def fast_path_section(check: dict | None) -> str:
+    """The export's fast-path check as a card section: what runs, and every candidate's agreement and speed
+    against torch fp32 on the validation clips (`modeling.fast_path.build_fast_path`); "" when none was built."""
+    if not check:
+        return ""
+    rows = []
+    for c in check.get("candidates") or [check]:
+        merge = c.get("token_merging")
+        schedule = f"{merge['schedule']} ({merge['label']})" if merge else "none"
+        tokens = merge["tokens"][-1] if merge else "all"
+        auc = "n/a" if c.get("auc_reference") is None else f"{c['auc_reference']:.4f} -> {c['auc_fast']:.4f}"
+        ratio = c["seconds_per_clip_fast"] / c["seconds_per_clip_reference"] if c["seconds_per_clip_reference"] else 0
+        result = "passed" if c["passed"] else c["reason"]
+        rows.append(
+            f"| OpenVINO {c['precision']} | {schedule} | {tokens} | {c['max_p_diff']:.4f} | {c['mean_p_diff']:.4f} "
+            f"| {auc} | {c['seconds_per_clip_fast']:.3g} | {ratio:.2f}x | {result} |"
+        )
+    return (
+        f"{FAST_PATH_HEADING}\nServing runs **{_what_runs(check)}**. Each candidate was checked against torch fp32 "
+        f"on {check['clips']} validation clips (torch fp32: {check['seconds_per_clip_reference']:.3g} s/clip, batch "
+        f"1): it passes with max |p_fake difference| <= {check['tolerance_p']}, |AUC difference| <= "
+        f"{check['tolerance_auc']} and faster than torch fp32; the fastest passing one is kept. Token merging (ToMe, "
+        "training-free) merges r similar tokens per layer; `keep` is the share of tokens left after the last layer."
+        f"\n\n{check.get('summary', '')}\n\n"
+        "| candidate | token merging | tokens at the head | max abs dp | mean abs dp | AUC torch -> candidate "
+        "| s/clip | x torch fp32 | result |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def _what_runs(check: dict) -> str:
+    if not check.get("passed"):
+        return "torch fp32 (no fast path passed)"
+    merge = check.get("token_merging")
+    return f"OpenVINO {check['precision']}" + (
+        f", token merging {merge['schedule']} ({merge['label']})" if merge else ""
+    )
+
+
+def with_fast_path_section(card: str, check: dict | None) -> str:
+    """`card` with its fast-path section replaced by `check`'s (for a fast path rebuilt after export)."""
+    head, found, rest = card.partition(FAST_PATH_HEADING)
+    tail = ("\n## " + rest.split("\n## ", 1)[1]) if found and "\n## " in rest else ""
+    return head.rstrip("\n") + "\n" + fast_path_section(check) + tail

@@ -3,7 +3,8 @@
 One on-disk format for the ZenML artifact, the BentoML model and a Hugging Face upload: the model folder
 (`model.safetensors`, `config.json`, `preprocessor_config.json`), `detector.json` (threshold, provenance,
 the fast path's check), the model card `README.md`, and `openvino/` when a fast path passed its check
-(`modeling.fast_path`). torch fp32 is always there and is the reference.
+(`modeling.fast_path`; its token-merging schedule, if any, in `info.fast_path.token_merging`). torch fp32 is
+always there and is the reference.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection.modeling import stored
-from deepfake_detection.modeling.fast_path import FastModel, stored_precision
+from deepfake_detection.modeling.fast_path import FastModel, stored_merging, stored_precision
 from deepfake_detection.modeling.model import Preprocessing, load_model, predict_proba, save_model
 from deepfake_detection.modeling.stored import DETECTOR_FILE
 
@@ -35,8 +36,9 @@ class Detector:
 
     @property
     def backend(self) -> str:
-        """What `score` runs: "openvino-int8", "openvino-bf16" or the reference "torch-fp32"."""
-        return f"openvino-{self.fast.precision}" if self.fast is not None else "torch-fp32"
+        """What `score` runs: "openvino-int8", "openvino-bf16" (with "+tome-<schedule>" when it merges tokens,
+        e.g. "openvino-int8+tome-r104") or the reference "torch-fp32"."""
+        return self.fast.backend if self.fast is not None else "torch-fp32"
 
     def score(self, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
         """p(fake) of uint8 clips (N, 16, 224, 224, 3), through the fast path when there is one."""
@@ -79,7 +81,7 @@ class Detector:
         model, processor = load_model(folder)
         threshold, info = cls.read_meta(folder)
         precision = stored_precision(folder, info) if backend == "auto" else None
-        fast = FastModel.load(folder, precision) if precision else None
+        fast = FastModel.load(folder, precision, stored_merging(info)) if precision else None
         return cls(model=model, processor=processor, threshold=threshold, info=info, fast=fast)
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from deepfake_detection.modeling.fast_path import stored_precision
+from deepfake_detection.modeling.fast_path import backend_name, stored_merging, stored_precision
 
 DETECTOR_FILE = "detector.json"
 INFO_SCHEMA = 2
@@ -76,6 +76,7 @@ def read_meta(folder: str | Path) -> tuple[float, dict]:
 
 
 def backend_of(folder: str | Path, info: dict, requested: str = "auto") -> str:
-    """The backend `Detector.load(folder, requested)` runs: "openvino-int8", "openvino-bf16" or "torch-fp32"."""
+    """The backend `Detector.load(folder, requested)` runs: "openvino-int8", "openvino-bf16" (with its token
+    merging schedule when the kept fast path merges tokens) or "torch-fp32"."""
     precision = stored_precision(folder, info) if requested != "torch" else None
-    return f"openvino-{precision}" if precision else "torch-fp32"
+    return backend_name(precision, stored_merging(info)) if precision else "torch-fp32"

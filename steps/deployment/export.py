@@ -35,14 +35,17 @@ def export_model(
         return ""
     if config.fast_path.precision != "none":
         clips, labels = calibration_clips(dataset, config.fast_path.calibration_clips)
-        logger.info("fast path: OpenVINO %s, calibrated and checked on %d validation clips",
-                    config.fast_path.precision, len(clips))  # fmt: skip
+        logger.info("fast path: OpenVINO %s, without and with token merging (%s), calibrated and checked on %d "
+                    "validation clips", config.fast_path.precision,
+                    ", ".join(s.spec for s in config.fast_path.token_merging) or "none", len(clips))  # fmt: skip
         check, detector.fast = build_fast_path(detector, clips, labels, config.fast_path)
         detector.info["fast_path"] = check.model_dump()
         log_metadata({"fast_path": check.model_dump()}, infer_model=True)
-        logger.info("fast path %s: max |p_fake difference| %.4f, %.3f s/clip vs %.3f s/clip in torch fp32%s",
-                    "kept" if check.passed else "NOT kept", check.max_p_diff, check.seconds_per_clip_fast,
-                    check.seconds_per_clip_reference, f" ({check.reason})" if check.reason else "")  # fmt: skip
+        for c in check.candidates:
+            logger.info("fast path candidate %s: max |p_fake difference| %.4f, %.3f s/clip vs %.3f s/clip in torch "
+                        "fp32: %s", c.backend_name, c.max_p_diff, c.seconds_per_clip_fast, c.seconds_per_clip_reference,
+                        "passed" if c.passed else c.reason)  # fmt: skip
+        logger.info("fast path: %s", check.summary)
     card = model_card(detector.info, evaluation, config.train.model_dump())
     tag = export_to_bentoml(detector, card, labels={"stage": "production", "zenml_model_version": str(model.version)})
     logger.info("exported %s to the BentoML store", tag)
