@@ -33,7 +33,7 @@ def test_fast_path_agrees_with_torch_within_the_tolerance(dataset, detector, pre
     AUC agreement is asserted in test_training)."""
     clips, labels = calibration_clips(dataset, 32)
     assert len(clips) == 32 and labels.sum() == 16  # balanced validation clips
-    config = FastPathConfig(precision=precision, require_faster=False, max_auc_diff=1.0)
+    config = FastPathConfig(precision=precision, require_faster=False, max_auc_diff=1.0, token_merging=[])
     check, fast = build_fast_path(detector, clips, labels, config)
     assert check.passed and fast is not None, check.reason
     assert check.max_p_diff <= 0.01
@@ -43,7 +43,7 @@ def test_fast_path_agrees_with_torch_within_the_tolerance(dataset, detector, pre
 
 def test_the_stored_fast_path_is_what_loads(dataset, detector, tmp_path):
     clips, labels = calibration_clips(dataset, 16)
-    config = FastPathConfig(precision="bf16", require_faster=False, max_auc_diff=1.0)
+    config = FastPathConfig(precision="bf16", require_faster=False, max_auc_diff=1.0, token_merging=[])
     check, fast = build_fast_path(detector, clips, labels, config)
     with_fast = Detector(detector.model, detector.processor, 0.5, {**detector.info, "fast_path": check.model_dump()},
                          fast=fast)  # fmt: skip
@@ -60,7 +60,8 @@ def test_the_stored_fast_path_is_what_loads(dataset, detector, tmp_path):
 
 def test_a_fast_path_that_fails_its_check_is_not_kept(dataset, detector):
     clips, labels = calibration_clips(dataset, 16)
-    check, fast = build_fast_path(detector, clips, labels, FastPathConfig(precision="auto", max_p_diff=0.0))
+    config = FastPathConfig(precision="auto", max_p_diff=0.0, token_merging=[])
+    check, fast = build_fast_path(detector, clips, labels, config)
     assert fast is None and not check.passed and check.precision == "bf16"  # int8 tried first, then bf16
     assert "max |p_fake difference|" in check.reason
     failed = Detector(detector.model, detector.processor, 0.5, {"fast_path": check.model_dump()}, fast=fast)

@@ -698,7 +698,8 @@ def test_a_model_with_a_fast_path_is_served_through_it(served_model, good_video,
     from deepfake_detection.modeling.fast_path import FastPathConfig, build_fast_path
 
     clips = np.stack([c.pixels for c in analyze_clips(good_video)])
-    check, fast = build_fast_path(served_model, clips, None, FastPathConfig(precision="bf16", require_faster=False))
+    config = FastPathConfig(precision="bf16", require_faster=False, token_merging=[])
+    check, fast = build_fast_path(served_model, clips, None, config)
     assert check.passed, check.reason
     with_fast = Detector(served_model.model, served_model.processor, 0.5,
                          {**served_model.info, "fast_path": check.model_dump()}, fast=fast)  # fmt: skip
