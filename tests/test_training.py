@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 from synthetic_clips import make_clip_dataset
 
@@ -86,3 +88,31 @@ def test_launch_across_two_processes(tmp_path):
     assert result.best_epoch in (0, 1) and 0.0 <= result.best_val_auc <= 1.0
     model, _ = load_model(result.best_dir)
     assert model.config.num_labels == 2
+
+
+def test_the_training_loss_is_the_log_loss_of_the_reported_p_fake():
+    """One probability: what training minimises is the binary cross-entropy of the p_fake every answer reports."""
+    from sklearn.metrics import log_loss
+
+    from deepfake_detection.modeling.model import ModelParams, Preprocessing, binary_loss, build_model, predict_proba
+
+    torch.manual_seed(0)
+    model, processor = build_model(
+        ModelParams(
+            scratch={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+        ),
+        num_frames=16,
+        image_size=64,
+    )
+    model.eval()
+    preprocessing = Preprocessing.from_processor(processor)
+    clips = np.random.default_rng(0).integers(0, 255, (6, 16, 64, 64, 3), dtype=np.uint8)
+    y = np.array([0, 1, 1, 0, 1, 0])
+    with torch.no_grad():
+        logits = model(pixel_values=preprocessing(clips)).logits
+        loss = float(binary_loss(logits, torch.as_tensor(y)))
+    reported = predict_proba(model, preprocessing, clips)
+    assert loss == pytest.approx(log_loss(y, reported, labels=[0, 1]), abs=1e-5)
+    weighted = float(binary_loss(logits, torch.as_tensor(y), fake_weight=2.0))
+    per_clip = -(2.0 * y * np.log(reported) + (1 - y) * np.log(1 - reported))  # the fake terms count twice
+    assert weighted == pytest.approx(per_clip.mean(), abs=1e-5)

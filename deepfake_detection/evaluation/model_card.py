@@ -69,6 +69,8 @@ def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:
         f"- decision threshold: {evaluation.threshold:.4f}, chosen on the validation split\n"
         f"- test split, clip AUC {clip['auc']:.4f} (95% bootstrap CI {lo:.4f}-{hi:.4f}), "
         f"video AUC {video['auc']:.4f}\n"
+        "- p(fake) = sigmoid(logit_fake - logit_real): the probability the binary cross-entropy was taken on and "
+        "every answer reports (log loss and ECE measure it)\n"
         "- video score: mean p(fake) over a face's clips, max over faces\n\n"
         f"## Results ({evaluation.split} split)\n\n{evaluation.table().round(4).to_markdown(index=False)}\n\n"
         f"## Training configuration\n\n```yaml\n{yaml.safe_dump(train_config, sort_keys=False)}```\n\n"

@@ -179,6 +179,25 @@ def set_trainable_blocks(model, top_blocks: int) -> list[str]:
     return trainable
 
 
+def fake_logit(logits: torch.Tensor) -> torch.Tensor:
+    """The one logit of p(fake) from the 2-output head (N, 2) -> (N,): logit_fake - logit_real.
+
+    sigmoid of it is the two-way softmax's p(fake). Training's binary cross-entropy is taken on this logit
+    (`binary_loss`) and every reported p_fake is sigmoid of it, so the probability a person reads is the one
+    the loss optimised (log loss and ECE measure that same number).
+    """
+    return logits[:, 1] - logits[:, 0]
+
+
+def binary_loss(logits: torch.Tensor, is_fake: torch.Tensor, fake_weight: float | None = None) -> torch.Tensor:
+    """Binary cross-entropy of p(fake) = sigmoid(`fake_logit`) against 0 real / 1 fake labels (N,), mean over the
+    batch; `fake_weight` weights the fake class's terms (class imbalance)."""
+    weight = None if fake_weight is None else torch.tensor(fake_weight, device=logits.device, dtype=torch.float32)
+    return nn.functional.binary_cross_entropy_with_logits(
+        fake_logit(logits.float()), is_fake.float(), pos_weight=weight
+    )
+
+
 @torch.no_grad()
 def predict_proba(model, preprocessing: Preprocessing, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
     """p(fake) for a stack of uint8 clips (N, T, H, W, 3); the one scoring path for evaluation and serving."""
@@ -186,5 +205,5 @@ def predict_proba(model, preprocessing: Preprocessing, clips: np.ndarray, batch_
     out = []
     for i in range(0, len(clips), batch_size):
         logits = model(pixel_values=preprocessing(clips[i : i + batch_size])).logits
-        out.append(torch.sigmoid(logits[:, 1] - logits[:, 0]).float().cpu().numpy())
+        out.append(torch.sigmoid(fake_logit(logits)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)

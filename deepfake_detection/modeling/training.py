@@ -1,6 +1,8 @@
 """Fine-tuning VideoMAE on stored face clips, as the model card describes.
 
-Adam; binary cross-entropy on the two logits against one-hot targets; dropout before the head; learning rate
+Adam; binary cross-entropy on p(fake) = sigmoid(logit_fake - logit_real), the probability every answer
+reports (`model.binary_loss`), so the trained and the reported probability are one; dropout before the head;
+learning rate
 1e-4 with exponential decay per epoch; early stopping on validation AUC with the best checkpoint kept; the
 backbone frozen first and its top blocks unfrozen on the schedule in the config. Class imbalance (FF++ has
 4-5 fakes per original) is handled by a class-balanced sampler (default) or a positive-class loss weight.
@@ -31,7 +33,14 @@ from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.metrics.binary import binary_metrics
 from deepfake_detection.modeling.augment import AugmentParams, augment_clip
 from deepfake_detection.modeling.detector import Detector, score_table
-from deepfake_detection.modeling.model import ModelParams, Preprocessing, build_model, save_model, set_trainable_blocks
+from deepfake_detection.modeling.model import (
+    ModelParams,
+    Preprocessing,
+    binary_loss,
+    build_model,
+    save_model,
+    set_trainable_blocks,
+)
 from deepfake_detection.modeling.sbi import BlendDraw, SBIParams, clip_landmarks, sbi_table, self_blend
 
 log = logging.getLogger(__name__)
@@ -134,18 +143,13 @@ def train(
     train_ds = ClipTorchDataset(dataset, train_table, params.augment, params.seed)
     labels = train_table.is_fake.to_numpy()
     counts = np.bincount(labels, minlength=2)
-    pos_weight = None
-    if params.balance == "loss":
-        pos_weight = torch.tensor([1.0, counts[0] / counts[1]])  # weight the fake column's positives
+    fake_weight = float(counts[0] / counts[1]) if params.balance == "loss" else None  # weight the fake terms
     log.info("train: %d clips (%d real, %d fake), val: %d clips; balance=%s, precision=%s",
              len(labels), counts[0], counts[1], len(val_table), params.balance, precision)  # fmt: skip
 
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=params.lr_decay)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    loss_fn = torch.nn.BCEWithLogitsLoss(
-        pos_weight=pos_weight.to(accelerator.device) if pos_weight is not None else None
-    )
 
     state = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
@@ -174,8 +178,7 @@ def train(
         for clips, y in loader:
             with accelerator.accumulate(model):
                 logits = model(pixel_values=preprocess(clips).to(accelerator.device)).logits
-                target = torch.nn.functional.one_hot(y.to(accelerator.device), 2).float()
-                loss = loss_fn(logits.float(), target)
+                loss = binary_loss(logits, y.to(accelerator.device), fake_weight)
                 accelerator.backward(loss)
                 optimizer.step()
                 optimizer.zero_grad()
