@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from deepfake_detection.modeling.detector import Detector
@@ -55,3 +56,19 @@ def test_unfreeze_schedule_changes_which_parameters_get_gradients():
     assert grads_after(0) == {"fc_norm", "classifier"}
     assert grads_after(1) == {"fc_norm", "classifier", "block2"}
     assert grads_after(100) == {"fc_norm", "classifier", "block0", "block1", "block2", "videomae"}
+
+
+def test_an_architecture_typo_fails_before_any_work():
+    """`hiden_size` must not silently build a full-size VideoMAE: unknown and project-owned keys are refused."""
+    import pydantic
+
+    from deepfake_detection.modeling.model import ModelParams
+    from deepfake_detection.modeling.training_config import TrainingConfig
+
+    with pytest.raises(pydantic.ValidationError, match="'hiden_size' \\(did you mean 'hidden_size'\\?\\)"):
+        ModelParams(scratch={"hiden_size": 64})
+    with pytest.raises(pydantic.ValidationError, match="num_frames are set by the project"):
+        ModelParams(scratch={"num_frames": 8})
+    with pytest.raises(pydantic.ValidationError, match="hiden_size"):
+        TrainingConfig(**{"train": {"model": {"scratch": {"hiden_size": 64}}}})
+    assert ModelParams(scratch={"hidden_size": 64, "patch_size": 32}).scratch["patch_size"] == 32

@@ -10,13 +10,14 @@ from there, never from a second hard-coded copy.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 LABELS = {0: "real", 1: "fake"}
@@ -24,6 +25,10 @@ LABELS = {0: "real", 1: "fake"}
 # scratch, and then saved with the model like any checkpoint's processor config.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# set from the clip geometry and the task, never by `ModelParams.scratch`
+FIXED_BY_PROJECT = {"num_frames", "image_size", "num_labels", "id2label", "label2id"}
 
 
 class ModelParams(BaseModel):
@@ -42,6 +47,27 @@ class ModelParams(BaseModel):
         },
         description="VideoMAEConfig overrides for a from-scratch model (demo and tests)",
     )
+
+    @field_validator("scratch")
+    @classmethod
+    def _known_architecture(cls, scratch: dict) -> dict:
+        """Overrides must name `VideoMAEConfig` fields: a typo (`hiden_size`) fails here, before any work, instead
+        of silently building a full-size model."""
+        import inspect
+
+        from transformers import VideoMAEConfig
+
+        known = set(inspect.signature(VideoMAEConfig.__init__).parameters) - {"self", "kwargs"}
+        unknown = sorted(set(scratch) - known - FIXED_BY_PROJECT)
+        if unknown:
+            close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+            hints = ", ".join(f"{k!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for k, c in close.items())
+            raise ValueError(f"model.scratch: not a VideoMAEConfig field: {hints}")
+        fixed = sorted(set(scratch) & FIXED_BY_PROJECT)
+        if fixed:
+            raise ValueError(f"model.scratch: {', '.join(fixed)} are set by the project (the clip geometry, the "
+                             "2-output head), not by overrides")  # fmt: skip
+        return scratch
 
     @property
     def source(self) -> str:
