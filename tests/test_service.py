@@ -384,7 +384,8 @@ def test_load_16_clients_64_requests(server, folders, carphone, good_video):
     assert not [s for s in statuses if s >= 500 and s not in (503, 504)], statuses
     assert all(s == 200 for ok, s, _ in results if ok), [(s, a) for ok, s, a in results if ok and s != 200]
     assert all(400 <= s < 500 for ok, s, _ in results if not ok), statuses
-    assert sum(r for *_, r in results) > 0, "16 clients against 4 slots and a 1 s wait should have met 429"
+    # 429 (with Retry-After, checked in `client`) comes only when a slot stays busy past queue_wait_s: whether it
+    # does here depends on this machine's speed; the slow server's test makes it certain
     assert log.count() - rows_before == statuses.count(200) == 48
     rows = log.read(last=48)
     assert rows.model_version.eq("7").all() and rows.verdict.isin(["real", "fake"]).all()
@@ -666,9 +667,11 @@ def test_timeout_gives_504_and_excess_requests_get_429(slow_server, carphone, fo
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(post, slow_server, slow)
         time.sleep(1.0)  # the slow request holds the only slot
+        asked = time.monotonic()
         busy = post(slow_server, good_video)
+        waited = time.monotonic() - asked
         resp = pending.result()
-    assert busy.status_code == 429 and busy.json()["reason"] == "busy"
+    assert busy.status_code == 429 and busy.json()["reason"] == "busy" and waited >= 0.5  # it waited for a slot
     assert int(busy.headers["Retry-After"]) >= 1  # when to come back
     assert resp.status_code == 504, resp.text
     # the slot comes back and the decoding pool still works. The abandoned job stops at its next clip, one window
