@@ -16,6 +16,8 @@ export RAY_USAGE_STATS_ENABLED := 0
 export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)
+# a pipeline with its run config, after checking its datasets and checkpoint are there (deepfake_cli.preflight)
+RUN := $(BIN)/python -m deepfake_cli run
 
 .PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces bench-footage bench-soak monitor dashboard test lint clean browser feedback continuous-training
 
@@ -33,42 +35,42 @@ $(STAMP): pyproject.toml
 
 # The main job on the embedded default: demo data -> clips -> training -> promotion -> BentoML export.
 demo: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
-	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training.yaml
-	$(BIN)/zenml pipeline run pipelines.cross_evaluation_pipeline.cross_evaluation_pipeline -c configs/cross_eval_demo.yaml
+	$(RUN) data -c configs/demo.yaml
+	$(RUN) train -c configs/demo_training.yaml
+	$(RUN) cross-eval -c configs/cross_eval_demo.yaml
 	$(BIN)/python scripts/demo_summary.py
 	rm -rf .cache/demo_traffic
 	$(BIN)/python scripts/replay_traffic.py --kind matching --log-dir .cache/demo_traffic/matching
 	$(BIN)/python scripts/replay_traffic.py --kind shifted --log-dir .cache/demo_traffic/shifted --keep-videos
-	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring_demo_matching.yaml
-	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring_demo_shifted.yaml
+	$(RUN) monitor -c configs/monitoring_demo_matching.yaml
+	$(RUN) monitor -c configs/monitoring_demo_shifted.yaml
 	$(BIN)/python scripts/drift_summary.py
 	$(BIN)/python scripts/simulate_reviews.py --traffic .cache/demo_traffic
-	$(BIN)/zenml pipeline run pipelines.feedback_pipeline.feedback_pipeline -c configs/feedback_demo.yaml
-	$(BIN)/zenml pipeline run pipelines.continuous_training_pipeline.continuous_training_pipeline -c configs/continuous_training_demo.yaml
+	$(RUN) feedback -c configs/feedback_demo.yaml
+	$(RUN) continuous-training -c configs/continuous_training_demo.yaml
 	$(BIN)/python scripts/loop_summary.py
 
 # Reviews + request log + retained clips -> reviewed_dataset -> production and staging on it (configs/feedback.yaml).
 feedback: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.feedback_pipeline.feedback_pipeline -c configs/feedback.yaml
+	$(RUN) feedback -c configs/feedback.yaml
 
 # Retrain from production when drift or new reviews say so, else record why not (cron line in the config).
 continuous-training: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.continuous_training_pipeline.continuous_training_pipeline -c configs/continuous_training.yaml
+	$(RUN) continuous-training -c configs/continuous_training.yaml
 
 # Drift of the service's logged requests (configs/monitoring.yaml) against the production model's training videos.
 monitor: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.monitoring_pipeline.monitoring_pipeline -c configs/monitoring.yaml
+	$(RUN) monitor -c configs/monitoring.yaml
 
 # The drift report dashboard: Evidently UI over the project's workspace on http://127.0.0.1:8000
 dashboard: $(STAMP)
 	$(BIN)/evidently ui --workspace .cache/evidently --host 127.0.0.1 --port 8000
 
 data: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.data_pipeline.data_pipeline -c configs/demo.yaml
+	$(RUN) data -c configs/demo.yaml
 
 train: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training.yaml
+	$(RUN) train -c configs/demo_training.yaml
 
 # The BentoML service on 127.0.0.1:3000 with the latest exported model (configs/serving.yaml).
 serve: $(STAMP)
@@ -86,12 +88,12 @@ bento: $(STAMP)
 # Cross-dataset evaluation of the production model (CROSS_CONFIG: configs/cross_eval_celebdf.yaml for real sets)
 CROSS_CONFIG ?= configs/cross_eval_demo.yaml
 cross-eval: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.cross_evaluation_pipeline.cross_evaluation_pipeline -c $(CROSS_CONFIG)
+	$(RUN) cross-eval -c $(CROSS_CONFIG)
 
 # After `make demo`: a model trained on real clips and their self-blended copies only (SBI), cross-evaluated on
 # the demo's fakes it never saw; prints the registry version to compare (~10 min on 2 cores).
 demo-sbi: $(STAMP) .zen
-	$(BIN)/zenml pipeline run pipelines.training_pipeline.training_pipeline -c configs/demo_training_sbi.yaml
+	$(RUN) train -c configs/demo_training_sbi.yaml
 	$(BIN)/python scripts/cross_eval_latest.py configs/cross_eval_demo.yaml
 
 # Batch scoring on Ray with the production model: one Parquet row per video (VIDEOS: a folder or a list file).

@@ -3,6 +3,7 @@
     deepfake-detect VIDEO_OR_FOLDER... [--model production|version:N|TAG|FOLDER] [--json F] [--html F]
     deepfake-detect import PATH_OR_HUB_ID [--fake-index N] [--config configs/demo_training.yaml]
     deepfake-detect review REQUEST_ID LABEL --reviewer NAME [--note ...] | reviews | purge-clips | forget ID
+    deepfake-detect run data|train|cross-eval|monitor|feedback|continuous-training -c CONFIG
     deepfake-detect serve | monitor | dashboard
 
 Scoring runs the service's own path (`scoring.analyze`: probe, faces, persons, clips, the model, the same
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-COMMANDS = ("score", "import", "serve", "monitor", "dashboard")
+COMMANDS = ("score", "import", "run", "serve", "monitor", "dashboard")
 FEEDBACK_COMMANDS = ("review", "reviews", "purge-clips", "forget")
 USAGE_ERROR = 2
 
@@ -275,27 +276,69 @@ def _run_tool(command: list[str]) -> int:
     return subprocess.call(command, cwd=REPO)
 
 
-def monitor_main(argv: Sequence[str]) -> int:
-    """The monitoring pipeline over the service's request log, with a ZenML run config (default:
-    configs/monitoring.yaml in a checkout, else the built-in `MonitoringConfig`)."""
-    default = REPO / "configs" / "monitoring.yaml"
-    p = argparse.ArgumentParser(prog="deepfake-detect monitor", description=monitor_main.__doc__)
-    p.add_argument("-c", "--config", type=Path, default=default if default.is_file() else None)
+PIPELINES = {  # `deepfake-detect run NAME -c CONFIG`: the ZenML pipelines, by the names people use
+    "data": "pipelines.data_pipeline:data_pipeline",
+    "train": "pipelines.training_pipeline:training_pipeline",
+    "cross-eval": "pipelines.cross_evaluation_pipeline:cross_evaluation_pipeline",
+    "monitor": "pipelines.monitoring_pipeline:monitoring_pipeline",
+    "feedback": "pipelines.feedback_pipeline:feedback_pipeline",
+    "continuous-training": "pipelines.continuous_training_pipeline:continuous_training_pipeline",
+}
+
+
+def run_main(argv: Sequence[str]) -> int:
+    """Run one pipeline with a ZenML run config after checking that what it reads is there
+    (`deepfake_cli.preflight`): a missing dataset or checkpoint is one line, not a traceback after minutes."""
+    import importlib
+
+    import yaml
+
+    p = argparse.ArgumentParser(prog="deepfake-detect run", description=run_main.__doc__)
+    p.add_argument("pipeline", choices=sorted(PIPELINES))
+    p.add_argument("-c", "--config", type=Path, help="a ZenML run config (configs/*.yaml)")
     args = p.parse_args(list(argv))
+    if args.config is None and args.pipeline == "monitor" and (REPO / "configs" / "monitoring.yaml").is_file():
+        args.config = REPO / "configs" / "monitoring.yaml"
     if args.config is not None and not args.config.is_file():
-        print(f"deepfake-detect monitor: {args.config}: no such config file", file=sys.stderr)
+        print(f"deepfake-detect run: {args.config}: no such config file", file=sys.stderr)
         return USAGE_ERROR
+    from deepfake_cli.preflight import CHECKS, MissingInput
+
+    if args.pipeline in CHECKS:
+        if args.config is None:
+            print(f"deepfake-detect run {args.pipeline}: give its run config with -c", file=sys.stderr)
+            return USAGE_ERROR
+        kind, check = CHECKS[args.pipeline]
+        try:
+            data = yaml.safe_load(args.config.read_text()) or {}
+            config = kind(**(data.get("parameters", {}) or {}).get("config", {}))
+            notes = check(config, str(args.config))
+        except ValidationError as exc:
+            print(
+                f"deepfake-detect run: {args.config}: {_first_error(exc).removeprefix('settings: ')}", file=sys.stderr
+            )
+            return USAGE_ERROR
+        except (MissingInput, yaml.YAMLError, AttributeError) as exc:
+            print(f"deepfake-detect run: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return USAGE_ERROR
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     _project_env()
     from zenml.utils import source_utils
 
     source_utils.set_custom_source_root(str(REPO))
-    from deepfake_detection.monitoring.drift import MonitoringConfig
-    from pipelines.monitoring_pipeline import monitoring_pipeline
+    module, name = PIPELINES[args.pipeline].split(":")
+    pipeline = getattr(importlib.import_module(module), name)
+    try:
+        if args.config is not None:
+            pipeline.with_options(config_path=str(args.config))()
+        else:
+            from deepfake_detection.monitoring.drift import MonitoringConfig
 
-    if args.config is not None:
-        monitoring_pipeline.with_options(config_path=str(args.config))()
-    else:
-        monitoring_pipeline(config=MonitoringConfig())
+            pipeline(config=MonitoringConfig())
+    except RuntimeError as exc:  # a failed step: its own log above says why
+        print(f"deepfake-detect run {args.pipeline}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -324,7 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "serve":  # the BentoML service on 127.0.0.1:3000, as `make serve`
         return _run_tool([str(bin_dir / "bentoml"), "serve", "serving.service:DeepfakeDetection", *rest])
     if command == "monitor":  # drift of the logged requests, as `make monitor`
-        return monitor_main(rest)
+        return run_main(["monitor", *rest])
+    if command == "run":
+        return run_main(rest)
     return _run_tool(
         [
             str(bin_dir / "evidently"),

@@ -322,3 +322,24 @@ def test_import_a_hub_checkpoint_with_fake_first(tmp_path, repo_root):
     unlabelled = write_hub_checkpoint(tmp_path / "hub", "test-org/unlabelled", {0: "LABEL_0", 1: "LABEL_1"})
     proc = run_cli("import", str(unlabelled), "--config", str(config), env=env, cwd=repo_root)
     assert proc.returncode == 2 and "--fake-index" in proc.stderr
+
+
+def test_a_run_whose_inputs_are_missing_stops_with_one_line(tmp_path):
+    """A checkpoint not in the offline cache, an FF++ root or cross-evaluation sets not on disk: one line that
+    names what is missing, where it looked and how to get it, before any work."""
+    hub = tmp_path / "empty_hub"
+    cases = {
+        "train": ({"train": {"model": {"checkpoint": "MCG-NJU/videomae-base-finetuned-kinetics"}}},
+                  ["MCG-NJU/videomae-base-finetuned-kinetics", str(hub), "huggingface-cli download"]),
+        "data": ({"ffpp_root": str(tmp_path / "nowhere")}, [str(tmp_path / "nowhere"), "download"]),
+        "cross-eval": ({"test_sets": [{"name": "Celeb-DF-v2", "adapter": "celebdf", "root": str(tmp_path / "cdf")}]},
+                       ["Celeb-DF-v2 at", str(tmp_path / "cdf")]),
+        "train ": ({"train": {"model": {"scratch": {"hiden_size": 8}}}}, ["did you mean 'hidden_size'"]),
+    }  # fmt: skip
+    for pipeline, (config, words) in cases.items():
+        (path := tmp_path / f"{pipeline.strip()}.yaml").write_text(yaml.safe_dump({"parameters": {"config": config}}))
+        proc = run_cli("run", pipeline.strip(), "-c", str(path), env={"HF_HUB_CACHE": str(hub)})
+        assert proc.returncode == 2, (pipeline, proc.stderr[-2000:])
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, (pipeline, proc.stderr[-2000:])
+        assert all(w in lines[0] for w in words) and str(path) in lines[0], (pipeline, lines[0])
