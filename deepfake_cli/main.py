@@ -101,7 +101,7 @@ def collect_videos(paths: Sequence[str]) -> list[Path]:
 
 
 @dataclass
-class Scorer:
+class ScoringSetup:
     """The detector, the clip parameters and the settings a scoring run uses, and how answers describe the model."""
 
     detector: object
@@ -110,7 +110,7 @@ class Scorer:
     model: dict
 
 
-def load_scorer(model: str = "production", backend: str = "auto", settings_file: Path | None = None) -> Scorer:
+def load_scorer(model: str = "production", backend: str = "auto", settings_file: Path | None = None) -> ScoringSetup:
     """The model named by `model` (production, version:N, a BentoML tag or a folder) with the service's settings.
 
     Raises LookupError when `model` names nothing usable.
@@ -132,10 +132,10 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
               "zenml_model_version": provenance.get("version") or info.get("model_version", "unknown")}  # fmt: skip
     described = describe_served_model(provenance.get("model", folder), labels, info)
     described["backend"] = detector.backend
-    return Scorer(detector, params, settings, described)
+    return ScoringSetup(detector, params, settings, described)
 
 
-def score_files(videos: Sequence[Path], scorer: Scorer, explain: bool = False, progress=None) -> list[dict]:
+def score_files(videos: Sequence[Path], scorer: ScoringSetup, explain: bool = False, progress=None) -> list[dict]:
     """One `/detect`-shaped answer per file (`file` added; an unreadable file gets `error` and `reason`)."""
     from deepfake_detection.scoring.analyze import analyze_video, error_message, error_reason
     from deepfake_detection.scoring.answer import ErrorAnswer

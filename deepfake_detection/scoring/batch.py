@@ -66,8 +66,8 @@ def list_videos(source: str) -> list[str]:
     raise FileNotFoundError(f"{source}: neither a folder of videos nor a list file")
 
 
-class Scorer:
-    """The model, once per actor: p(fake) of a stack of clips, timed."""
+class ScoringActor:
+    """A Ray actor holding the model once: p(fake) of a stack of clips, timed (one actor per scoring CPU)."""
 
     def __init__(self, folder: str) -> None:
         from deepfake_detection.modeling.detector import Detector
@@ -110,7 +110,7 @@ def score_videos(
     provenance = provenance or {}
     rows: list[dict | None] = [None] * len(paths)
     with ray_session(address) as ray:
-        scorer = ray.remote(num_cpus=scorer_cpus)(Scorer).remote(model_folder)
+        scorer = ray.remote(num_cpus=scorer_cpus)(ScoringActor).remote(model_folder)
         model = ray.get(scorer.describe.remote())
         extract = ray.remote(num_cpus=1)(_extract_task)
         extracting = {extract.remote(p, params, limits): i for i, p in enumerate(paths)}
