@@ -13,6 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ZENML_AUTO_OPEN_DASHBOARD := false
 export RAY_USAGE_STATS_ENABLED := 0
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export ZENML_CONFIG_PATH := $(CURDIR)/.cache/zenml
 export BENTOML_HOME := $(CURDIR)/.cache/bentoml
 export PYTHONPATH := $(CURDIR)

@@ -74,7 +74,7 @@ def batch_vs_service(test_videos: list[str]) -> None:
     folder, provenance = resolve_model_folder("production")
     settings = ServiceSettings()
     _, info = Detector.read_meta(folder)
-    params = ClipParams.for_model(model_geometry(info) or {}, settings.clips_per_video, settings.faces)
+    params = settings.clip_params(model_geometry(info) or {})
     with tempfile.TemporaryDirectory() as tmp, bentoml_server({"request_log_dir": f"{tmp}/log"}, Path(tmp)) as server:
         t0 = time.perf_counter()
         for path in test_videos:

@@ -115,7 +115,7 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
 
     Raises LookupError when `model` names nothing usable.
     """
-    from deepfake_detection.config import ClipParams, model_geometry
+    from deepfake_detection.config import model_geometry
     from deepfake_detection.modeling.detector import Detector
     from deepfake_detection.registry import describe_served_model, resolve_model_folder
     from deepfake_detection.service_settings import ServiceSettings
@@ -127,7 +127,7 @@ def load_scorer(model: str = "production", backend: str = "auto", settings_file:
     except (OSError, ValueError, KeyError) as exc:
         raise LookupError(f"{model}: cannot load a detector from {folder} ({exc})") from exc
     info = detector.info
-    params = ClipParams.for_model(model_geometry(info) or {}, settings.clips_per_video, settings.faces)
+    params = settings.clip_params(model_geometry(info) or {})
     labels = {"stage": provenance.get("stage") or info.get("stage", "unknown"),
               "zenml_model_version": provenance.get("version") or info.get("model_version", "unknown")}  # fmt: skip
     described = describe_served_model(provenance.get("model", folder), labels, info)

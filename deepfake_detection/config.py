@@ -18,6 +18,9 @@ from deepfake_detection.media.probe import VideoLimits
 # without it would serve clips cut the old way. 2: frames as a viewer sees them (edit lists, square pixels).
 PREPROCESSING = 2
 
+ClipFormat = Literal["jpeg", "npy", "zstd", "h264"]  # how a clip store writes clips (`data.clip_formats`)
+Engine = Literal["ray", "local"]  # ray: one task per video on every core or a cluster; local: in this process
+
 
 class FaceParams(BaseModel):
     """How faces are found, followed and kept: a setting of the data run or the service, never of a model.
@@ -98,19 +101,47 @@ class DemoParams(BaseModel):
     seed: int = 0
 
 
-class DataConfig(BaseModel):
-    """Everything the data pipeline needs: where FF++ lives, what to use, and how to cut clips."""
+class Placement(BaseModel):
+    """Where a run's work happens and its clips live: the deployment part of the data and cross-evaluation runs
+    (flat in their YAML: `clip_store:`, `engine:` ... beside the run's own keys)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    clip_store: str = Field(".cache/clips", description="a folder or an fsspec URL (s3://bucket/clips) workers share")
+    clip_format: ClipFormat = Field("jpeg", description="how clips are stored")
+    engine: Engine = Field("ray", description="ray: one task per video on every core or a cluster; local: in process")
+    ray_address: str | None = Field(None, description="a Ray cluster (ray://head:10001); None: RAY_ADDRESS or local")
+
+
+class AnalysisParams(BaseModel):
+    """How a deployment analyses one video with a trained model (the service, batch scoring, cross-evaluation):
+    its clip windows, how faces are found, and the probe's limits. The crop geometry comes from the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clips_per_video: int = Field(8, ge=1, description="clip windows scored per video (the timeline's resolution)")
+    faces: FaceParams = Field(
+        default_factory=lambda: FaceParams(max_faces=8),
+        description="how faces are found (detector, smallest face, cap on persons); the model fixes only the crop",
+    )
+    limits: VideoLimits = Field(
+        default_factory=VideoLimits,
+        description="probe limits; a video over them is refused before any frame is decoded (the work per video is "
+        "bounded by its clip windows, not its length: an hour-long video is read by seeking)",
+    )
+
+    def clip_params(self, geometry: dict) -> ClipParams:
+        """The model's `geometry` (its `clip_geometry` metadata) with these windows and face settings."""
+        return ClipParams.for_model(geometry, self.clips_per_video, self.faces)
+
+
+class DataConfig(Placement):
+    """Everything the data pipeline needs: where FF++ lives, what to use, and how to cut clips."""
 
     ffpp_root: str
     splits_dir: str | None = Field(None, description="folder with train/val/test.json; None: the official lists")
     methods: list[str] | None = Field(None, description='methods to use incl. "original"; None: all present')
     compressions: list[str] | None = Field(None, description="c0/c23/c40; None: all present")
-    clip_store: str = Field(".cache/clips", description="a folder or an fsspec URL (s3://bucket/clips) workers share")
-    clip_format: Literal["jpeg", "npy", "zstd", "h264"] = Field("jpeg", description="how clips are stored")
-    engine: Literal["ray", "local"] = Field("ray", description="ray: one task per video on every core or a cluster")
-    ray_address: str | None = Field(None, description="a Ray cluster (ray://head:10001); None: RAY_ADDRESS or local")
     clips: ClipParams = Field(default_factory=ClipParams)
     limits: VideoLimits = Field(default_factory=VideoLimits)
     demo: DemoParams | None = Field(None, description="set to build the synthetic demo set at ffpp_root first")

@@ -18,6 +18,8 @@ OFFLINE_ENV: dict[str, str] = {
     "TRANSFORMERS_OFFLINE": "1",
     "ZENML_AUTO_OPEN_DASHBOARD": "false",
     "RAY_USAGE_STATS_ENABLED": "0",
+    # no hub downloads happen, so the hub's progress bars only ever draw "Writing model shards" at each save
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
 
 

@@ -36,7 +36,9 @@ def ray_session(address: str | None = None):
         temp = LOCAL_TEMP if len(str(LOCAL_TEMP)) < 60 else None  # Ray's socket paths must stay short
         if temp is not None:
             temp.mkdir(parents=True, exist_ok=True)
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+        # logging_level ERROR: Ray's token-authentication notice and start-up lines say nothing a user acts on
+        # for a private local instance (token authentication stays on); the line below says what started
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  _temp_dir=str(temp) if temp else None)  # fmt: skip
         log.info("Ray: started locally with %d CPUs", os.cpu_count())
     try:

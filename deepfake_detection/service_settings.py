@@ -14,8 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from deepfake_detection.config import FaceParams
-from deepfake_detection.media.probe import VideoLimits
+from deepfake_detection.config import AnalysisParams, ClipFormat
 
 ENV_VAR = "DEEPFAKE_SERVING_CONFIG"
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "configs" / "serving.yaml"
@@ -79,28 +78,19 @@ class RetentionSettings(BaseModel):
     enabled: bool = Field(False, description="keep face clips of answered requests")
     days: float = Field(30.0, gt=0, description="how long a request's clips are kept")
     clip_store: str = Field(".cache/serving/retained_clips", description="a folder or an fsspec URL")
-    clip_format: Literal["jpeg", "npy", "zstd", "h264"] = Field("jpeg", description="how retained clips are stored")
+    clip_format: ClipFormat = Field("jpeg", description="how retained clips are stored")
 
 
-class ServiceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ServiceSettings(AnalysisParams):
+    """The service's settings (`configs/serving.yaml`); an upload is analysed as `AnalysisParams` say (a video
+    over `limits` gets 422 before any frame is decoded)."""
 
     model_tag: str = Field("deepfake-videomae:latest", description="BentoML model to serve")
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="larger uploads get 413")
-    limits: VideoLimits = Field(
-        default_factory=VideoLimits,
-        description="probe limits; a video over them gets 422 before any frame is decoded (the work per upload is "
-        "bounded by its clip windows, not its length: an hour-long video is read by seeking)",
-    )
     request_timeout_s: float = Field(120, gt=0, description="BentoML traffic.timeout: a slower request gets 504")
     max_concurrency: int = Field(4, ge=1, description="uploads analysed at once; more wait up to queue_wait_s")
     queue_wait_s: float = Field(10.0, ge=0, description="how long an upload waits for a slot before a 429")
     decode_workers: int = Field(2, ge=1, description="processes that decode uploads and find faces")
-    clips_per_video: int = Field(8, ge=1, description="timeline resolution: clips scored per video")
-    faces: FaceParams = Field(
-        default_factory=lambda: FaceParams(max_faces=8),
-        description="how faces are found (detector, smallest face, ...); the model fixes only the crop geometry",
-    )
     inference_backend: Literal["auto", "torch"] = Field(
         "auto", description="auto: the model's checked OpenVINO fast path when it has one; torch: always fp32"
     )

@@ -21,6 +21,6 @@ from steps.training.import_checkpoint import import_checkpoint
 def import_pipeline(source: str, fake_index: int, config: TrainingConfig):
     dataset = Client().get_artifact_version("clip_dataset")  # the latest validated dataset
     detector = import_checkpoint(dataset, source, fake_index)
-    test_eval, val_eval, _ = evaluate_model(dataset, detector, config)
-    decision = promote_model(dataset, test_eval, val_eval, config)
+    test_eval, val_eval, _ = evaluate_model(dataset, detector, config.report_dir)
+    decision = promote_model(dataset, test_eval, val_eval, config.promotion)
     export_model(dataset, detector, test_eval, decision, config)

@@ -28,6 +28,6 @@ DETECTOR_MODEL = Model(
 def training_pipeline(config: TrainingConfig):
     dataset = Client().get_artifact_version("clip_dataset")  # the latest validated dataset
     detector, _ = train_model(dataset, config)
-    test_eval, val_eval, _ = evaluate_model(dataset, detector, config)
-    decision = promote_model(dataset, test_eval, val_eval, config)
+    test_eval, val_eval, _ = evaluate_model(dataset, detector, config.report_dir)
+    decision = promote_model(dataset, test_eval, val_eval, config.promotion)
     export_model(dataset, detector, test_eval, decision, config)

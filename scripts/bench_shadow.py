@@ -55,7 +55,7 @@ def main() -> None:
     import bentoml
 
     from benchmarks.bench_serving import make_720p_video
-    from deepfake_detection.config import ClipParams, model_geometry
+    from deepfake_detection.config import model_geometry
     from deepfake_detection.modeling.detector import Detector
     from deepfake_detection.scoring.analyze import decide, extract_video
     from deepfake_detection.service_settings import ServiceSettings
@@ -65,7 +65,7 @@ def main() -> None:
     production = bentoml.models.get(args.model)
     challenger = bentoml.models.get(args.challenger or args.model)
     threshold, info = Detector.read_meta(production.path)
-    params = ClipParams.for_model(model_geometry(info) or {}, settings.clips_per_video, settings.faces)
+    params = settings.clip_params(model_geometry(info) or {})
     with tempfile.TemporaryDirectory() as tmp:
         video = make_720p_video(Path(tmp) / "bench.mp4")
         shadow = ShadowScorer("version:bench", tmp, settings.shadow_queue,

@@ -44,7 +44,7 @@ def main() -> None:
 
     import bentoml
 
-    from deepfake_detection.config import ClipParams, model_geometry
+    from deepfake_detection.config import model_geometry
     from deepfake_detection.feedback.retention import retain_clips, retained_table
     from deepfake_detection.feedback.reviews import ReviewStore, submit_review
     from deepfake_detection.modeling.detector import Detector
@@ -54,7 +54,7 @@ def main() -> None:
     settings = ServiceSettings.load(args.settings)
     served = bentoml.models.get(settings.model_tag)
     _, info = Detector.read_meta(served.path)
-    params = ClipParams.for_model(model_geometry(info) or {}, settings.clips_per_video, settings.faces)
+    params = settings.clip_params(model_geometry(info) or {})
     version = served.info.labels.get("zenml_model_version")
     rows = []
     for listing in sorted(Path(args.traffic).glob("*/replayed.jsonl")):

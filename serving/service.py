@@ -42,7 +42,7 @@ from deepfake_detection.offline import apply_offline_env
 
 apply_offline_env()
 
-from deepfake_detection.config import ClipParams, model_geometry  # noqa: E402
+from deepfake_detection.config import model_geometry  # noqa: E402
 from deepfake_detection.evidence import log_columns  # noqa: E402
 from deepfake_detection.feedback.retention import retain_clips  # noqa: E402
 from deepfake_detection.media.formats import SNIFF_BYTES, described, sniff_container  # noqa: E402
@@ -168,7 +168,7 @@ class DeepfakeDetection:
         geometry = model_geometry(info)
         if geometry is None:
             log.warning("model %s does not record its clip geometry; using the defaults", bento_model.tag)
-        self.clip_params = ClipParams.for_model(geometry or {}, settings.clips_per_video, settings.faces)
+        self.clip_params = settings.clip_params(geometry or {})
         self.request_log = RequestLog(settings.request_log_dir)
         self.upload_dir = Path(settings.upload_dir or tempfile.gettempdir())
         self.upload_dir.mkdir(parents=True, exist_ok=True)

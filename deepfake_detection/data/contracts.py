@@ -68,6 +68,8 @@ def load_suite(name: str, contracts_dir: str | Path | None = None) -> dict:
 def _gx_context():
     import great_expectations as gx
 
+    # again here: the orchestrator may have reset levels since import ("Created temporary directory ..." lines)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     return context

@@ -22,8 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn import metrics as skm
 
-from deepfake_detection.config import FaceParams
-from deepfake_detection.media.probe import VideoLimits
+from deepfake_detection.config import AnalysisParams, Placement
 from deepfake_detection.metrics.binary import binary_metrics, bootstrap_auc, eer
 from deepfake_detection.metrics.video_rule import video_scores
 
@@ -45,20 +44,12 @@ class TestSet(BaseModel):
     splits_dir: str | None = Field(None, description="FF++ layouts: the split files (demo: its own)")
 
 
-class CrossEvalConfig(BaseModel):
-    """The `deepfake_cross_evaluation` pipeline's run configuration."""
-
-    model_config = ConfigDict(extra="forbid")
+class CrossEvalConfig(Placement, AnalysisParams):
+    """The `deepfake_cross_evaluation` pipeline's run configuration: test sets, scored as a deployment would
+    (`AnalysisParams`), their clips kept and made where `Placement` says."""
 
     model: str = Field("production", description="production, version:N, a BentoML tag or a model folder")
     test_sets: list[TestSet]
-    clip_store: str = ".cache/clips"
-    clip_format: str = "jpeg"
-    clips_per_video: int = Field(8, ge=1)
-    faces: FaceParams = Field(default_factory=lambda: FaceParams(max_faces=3))
-    limits: VideoLimits = Field(default_factory=VideoLimits)
-    engine: str = Field("ray", pattern="^(ray|local)$")
-    ray_address: str | None = None
     bootstrap: int = Field(1000, ge=0)
     update_card: bool = Field(True, description="add the results to the exported model's card")
 

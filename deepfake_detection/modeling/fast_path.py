@@ -199,12 +199,20 @@ def convert(model, example: np.ndarray, module=None):
     schedule: every token count is fixed by the schedule, only the batch is free)."""
     import openvino as ov
     import torch
+    from transformers.utils import logging as hf_logging
 
-    with torch.no_grad():
-        return ov.convert_model(
-            (module or logits_only(model)).eval(), example_input=torch.as_tensor(example[:1]),
-            input=[ov.PartialShape([-1, *example.shape[1:]])],
-        )  # fmt: skip
+    # tracing touches every attribute, `loss_function` too, which logs "loss_type=None ... unrecognized" once
+    # per process: true of every inference-only VideoMAE and nothing a user acts on
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with torch.no_grad():
+            return ov.convert_model(
+                (module or logits_only(model)).eval(), example_input=torch.as_tensor(example[:1]),
+                input=[ov.PartialShape([-1, *example.shape[1:]])],
+            )  # fmt: skip
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def quantize_int8(ov_model, calibration: np.ndarray, merging: bool = False):

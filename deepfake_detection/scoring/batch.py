@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from deepfake_detection.config import ClipParams, FaceParams
+from deepfake_detection.config import AnalysisParams, ClipParams
 from deepfake_detection.evidence.columns import flat_columns, flat_columns_absent
 from deepfake_detection.media.probe import VideoLimits
 from deepfake_detection.scoring.analyze import decide, error_message, error_reason, extract_video
@@ -38,17 +38,13 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-class BatchScoringConfig(BaseModel):
-    """What to score and with what (the `deepfake_batch_scoring` pipeline's run configuration)."""
-
-    model_config = ConfigDict(extra="forbid")
+class BatchScoringConfig(AnalysisParams):
+    """What to score and with what (the `deepfake_batch_scoring` pipeline's run configuration); videos are
+    analysed as the service analyses an upload (`AnalysisParams`)."""
 
     videos: str | None = Field(None, description="a folder (searched recursively) or a text file of paths")
     catalog_artifact: str | None = Field(None, description="or a ZenML artifact holding a catalog (`path` column)")
     model: str = Field("production", description="production (the registry's), a BentoML tag, or a folder")
-    clips_per_video: int = Field(8, ge=1)
-    faces: FaceParams = Field(default_factory=lambda: FaceParams(max_faces=8))
-    limits: VideoLimits = Field(default_factory=VideoLimits)
     model_geometry: dict | None = Field(None, description="override the model's clip geometry (rarely needed)")
     ray_address: str | None = Field(None, description="a Ray cluster; None: RAY_ADDRESS or a local Ray")
     scorer_cpus: float = Field(0.0, ge=0, description="CPU slots the scorer reserves (0: share the cores)")

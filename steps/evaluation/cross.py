@@ -10,7 +10,7 @@ from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from deepfake_detection.config import ClipParams, model_geometry
+from deepfake_detection.config import model_geometry
 from deepfake_detection.data.clip_store import ClipStore, extract_catalog_with
 from deepfake_detection.datasets.sources import load_catalog
 from deepfake_detection.evaluation.cross_dataset import CrossEvalConfig, add_to_card, metrics_rows, render, video_table
@@ -50,7 +50,7 @@ def evaluate_test_sets(
     """Clips cut as in training, scored by the model, aggregated per video; one table row per set and method."""
     folder, provenance = resolve_model_folder(config.model)
     detector = Detector.load(folder)
-    params = ClipParams.for_model(model_geometry(detector.info) or {}, config.clips_per_video, config.faces)
+    params = config.clip_params(model_geometry(detector.info) or {})
     store = ClipStore(config.clip_store, params, config.clip_format)
     usable = test_catalog.reset_index(drop=True)
     report = Progress("extract test clips", len(usable), logger)

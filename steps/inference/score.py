@@ -12,7 +12,7 @@ from zenml.client import Client
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from deepfake_detection.config import ClipParams, model_geometry
+from deepfake_detection.config import model_geometry
 from deepfake_detection.modeling.detector import Detector
 from deepfake_detection.modeling.stored import is_demo_model
 from deepfake_detection.progress import Progress
@@ -43,7 +43,7 @@ def score_batch(
     folder, provenance = resolve_model_folder(config.model)
     _, info = Detector.read_meta(folder)
     geometry = config.model_geometry or model_geometry(info) or {}
-    params = ClipParams.for_model(geometry, config.clips_per_video, config.faces)
+    params = config.clip_params(geometry)
     logger.info("scoring with %s (%s), backend %s", provenance.get("model"), provenance.get("source"),
                 Detector.backend_of(folder, info))  # fmt: skip
     if is_demo_model(info):

@@ -8,10 +8,10 @@ from zenml import get_step_context, log_metadata, step
 from zenml.enums import ModelStages
 from zenml.logger import get_logger
 
+from deepfake_detection.config import PromotionParams
 from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.evaluation.report import Evaluation
 from deepfake_detection.modeling.detector import score_table
-from deepfake_detection.modeling.training_config import TrainingConfig
 from deepfake_detection.registry import PromotionDecision, decide_promotion, production_detector
 
 logger = get_logger(__name__)
@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 
 @step
 def promote_model(
-    dataset: ClipDataset, evaluation: Evaluation, val_evaluation: Evaluation, config: TrainingConfig
+    dataset: ClipDataset, evaluation: Evaluation, val_evaluation: Evaluation, promotion: PromotionParams
 ) -> Annotated[PromotionDecision, "promotion_decision"]:
     """Production only when earned; otherwise staging, with the reasons logged."""
     from sklearn.metrics import roc_auc_score
@@ -33,7 +33,7 @@ def promote_model(
         logger.info("production version %s re-scored on the same %d test clips: AUC %.4f",
                     production_version, len(test), production_auc)  # fmt: skip
     decision = decide_promotion(
-        config.promotion,
+        promotion,
         contracts_passed=dataset.contracts_passed,
         val_auc=val_evaluation.headline("clip")["auc"],
         test_auc=evaluation.headline("clip")["auc"],

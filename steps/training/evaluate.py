@@ -12,14 +12,13 @@ from zenml.types import HTMLString
 from deepfake_detection.data.dataset import ClipDataset
 from deepfake_detection.evaluation.report import Evaluation, evaluate, report_html
 from deepfake_detection.modeling.detector import Detector
-from deepfake_detection.modeling.training_config import TrainingConfig
 
 logger = get_logger(__name__)
 
 
 @step
 def evaluate_model(
-    dataset: ClipDataset, detector: Detector, config: TrainingConfig
+    dataset: ClipDataset, detector: Detector, report_dir: str
 ) -> tuple[
     Annotated[Evaluation, "evaluation"],
     Annotated[Evaluation, "val_evaluation"],
@@ -27,7 +26,7 @@ def evaluate_model(
 ]:
     """Test-split evaluation at the validation threshold (and the validation split for the gate)."""
     run = get_step_context().pipeline_run.name
-    plot_dir = Path(config.report_dir) / run
+    plot_dir = Path(report_dir) / run
     test = evaluate(detector, dataset, "test", plot_dir)
     val = evaluate(detector, dataset, "val", plot_dir)
     logger.info("test metrics (threshold %.3f from validation):\n%s", test.threshold, test.table().round(4).to_string())
