@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)
 # a pipeline with its run config, after checking its datasets and checkpoint are there (deepfake_cli.preflight)
 RUN := $(BIN)/python -m deepfake_cli run
 
-.PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces bench-footage bench-soak monitor dashboard test lint clean browser feedback continuous-training
+.PHONY: install demo demo-sbi cross-eval data train serve bento score fast-path bench bench-serve bench-monitor bench-faces bench-footage bench-soak monitor dashboard test lint clean browser feedback continuous-training docs
 
 install: $(STAMP)
 
@@ -130,6 +130,10 @@ bench-monitor: $(STAMP)
 # Debian's chromium for the page test (the test skips, saying so, where it is missing).
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# This documentation site (mkdocs.yml, docs/): warnings fail the build; open .cache/site/index.html
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d .cache/site
 
 test: $(STAMP)
 	$(BIN)/ruff check .
