@@ -302,12 +302,12 @@ def run_main(argv: Sequence[str]) -> int:
     if args.config is not None and not args.config.is_file():
         print(f"deepfake-detect run: {args.config}: no such config file", file=sys.stderr)
         return USAGE_ERROR
+    if args.config is None and args.pipeline != "monitor":  # only monitoring has defaults that mean something
+        print(f"deepfake-detect run {args.pipeline}: give its run config with -c (configs/*.yaml)", file=sys.stderr)
+        return USAGE_ERROR
     from deepfake_cli.preflight import CHECKS, MissingInput
 
     if args.pipeline in CHECKS:
-        if args.config is None:
-            print(f"deepfake-detect run {args.pipeline}: give its run config with -c", file=sys.stderr)
-            return USAGE_ERROR
         kind, check = CHECKS[args.pipeline]
         try:
             data = yaml.safe_load(args.config.read_text()) or {}

@@ -34,7 +34,9 @@ class FaceParams(BaseModel):
     detector: Literal["yunet", "dlib_hog"] = Field("yunet", description="yunet (default) or dlib_hog")
     min_score: float | None = Field(None, description="detection score threshold; None: the detector's (0.6 YuNet)")
     min_face_px: float = Field(
-        64.0, gt=0, description="faces smaller than this are 'too small' (px of the analysed picture: the displayed "
+        64.0,
+        gt=0,
+        description="faces smaller than this are 'too small' (px of the analysed picture: the displayed "
         "one, its long side at most 1920 px, where crops are cut)",
     )
     base_side: int = Field(640, ge=64, description="frames larger than this (long side) are shrunk towards it")

@@ -17,7 +17,8 @@ from steps.training.train import train_model
 
 DETECTOR_MODEL = Model(
     name=MODEL_NAME,
-    license="Apache-2.0",
+    license="per version, in its model card: a fine-tune inherits its base checkpoint's licence (MCG-NJU's Kinetics "
+    "VideoMAE: CC-BY-NC-4.0) and its training data's terms (FaceForensics++: research only)",
     description="VideoMAE (16x224x224 face clips) with a 2-output real/fake head, fine-tuned on FaceForensics++.",
     limitations="Only as good as its training data: check each version's `trained_on` metadata.",
     tags=["deepfake-detection", "videomae"],

@@ -5,11 +5,11 @@ reviews them, so this script does what reviewers and retention would do, and say
 `source = "simulated"`, the reviewer "simulated reviewer (demo labels)" and a note naming the demo label, and the
 reviewed dataset, the registry metadata and the summary carry the flag on.
 
-Retained clips: with `retention.enabled` the service keeps each request's face clips itself. Until that is wired
-into `serving/service.py`, this script cuts them from the very file each request posted, with the clip parameters
-the service used (the served model's geometry, the serving settings' windows and faces) and the same library
-function (`scoring.analyze.extract_video`), and stores them with `feedback.retention.retain_clips`, as the service
-will. A request whose clips are already retained (by the service) is not cut again.
+Retained clips: with `retention.enabled` the service keeps each request's face clips itself (`serving/service.py`,
+after the answer). The demo's replay runs with retention off, so this script cuts them from the very file each
+request posted, with the clip parameters the service used (the served model's geometry, the serving settings'
+windows and faces) and the same library function (`scoring.analyze.extract_video`), and stores them with
+`feedback.retention.retain_clips`, as the service does. A request whose clips are already retained is not cut again.
 
 Usage: python scripts/simulate_reviews.py --traffic .cache/demo_traffic
 """

@@ -343,3 +343,10 @@ def test_a_run_whose_inputs_are_missing_stops_with_one_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in proc.stderr, (pipeline, proc.stderr[-2000:])
         assert all(w in lines[0] for w in words) and str(path) in lines[0], (pipeline, lines[0])
+
+
+def test_a_run_without_its_config_says_so():
+    """Every pipeline but monitoring needs its run config: without -c, one line, not a run on the wrong config."""
+    for pipeline in ("data", "feedback", "continuous-training"):
+        proc = run_cli("run", pipeline)
+        assert proc.returncode == 2 and "give its run config with -c" in proc.stderr, (pipeline, proc.stderr[-2000:])

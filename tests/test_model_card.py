@@ -36,3 +36,21 @@ def test_the_card_describes_the_model_it_ships_with(info, tag, says, never):
     assert tag in meta["tags"] and says in card
     assert never not in card.split("---", 2)[2].lower().replace("not faceforensics++", "")
     assert "threshold: 0.4200" in card and meta["model-index"][0]["results"][0]["metrics"][2]["value"] == 0.85
+
+
+@pytest.mark.parametrize(
+    ("info", "licence", "says"),
+    [
+        ({"trained_on": "FaceForensics++ c23", "base_model": "MCG-NJU/videomae-base-finetuned-kinetics"},
+         "cc-by-nc-4.0", "research only"),
+        ({"trained_on": "synthetic demo data (NOT FaceForensics++)", "base_model": "from-scratch:hidden_size=64"},
+         "apache-2.0", "as the code"),
+        ({"trained_on": "not recorded", "base_model": "org/m", "imported_from": "org/m"}, "other", "`org/m` applies"),
+    ],
+)  # fmt: skip
+def test_the_card_gives_the_weights_their_own_licence(info, licence, says):
+    """Weights are not the code: a fine-tune of MCG-NJU's Kinetics VideoMAE is CC-BY-NC-4.0, FF++ research only."""
+    card = model_card(info, FakeEvaluation(), {"lr": 1e-4})
+    assert yaml.safe_load(card.split("---")[1])["license"] == licence
+    assert says in card.split("## Licence", 1)[1]
+    assert ("research only" in card) == ("FaceForensics++ c23" in info["trained_on"])

@@ -7,6 +7,27 @@ import yaml
 from deepfake_detection.evaluation.report import Evaluation
 from deepfake_detection.modeling.stored import is_demo_model
 
+# Licences of base checkpoints, from their Hugging Face model cards: fine-tuned weights inherit them
+CHECKPOINT_LICENCES = {"MCG-NJU/videomae": "cc-by-nc-4.0"}
+
+
+def weights_licence(info: dict) -> tuple[str, str]:
+    """(SPDX-like id for the card's metadata, a sentence) for a model's weights, which are not the code's
+    Apache-2.0: a fine-tune inherits its base checkpoint's licence and its training data's terms of use."""
+    base = str(info.get("base_model") or "")
+    data = str(info.get("trained_on") or "")
+    terms = (" Its training data, FaceForensics++, is released for research only under its own terms of use."
+             if "faceforensics" in data.lower() and "not faceforensics" not in data.lower() else "")  # fmt: skip
+    if info.get("imported_from"):
+        return "other", f"Imported weights: the licence of `{info['imported_from']}` applies (see its own card).{terms}"
+    if base.startswith("from-scratch"):
+        return "apache-2.0", f"Random initial weights trained here: Apache-2.0, as the code.{terms}"
+    for prefix, licence in CHECKPOINT_LICENCES.items():
+        if base.startswith(prefix):
+            return licence, (f"Fine-tuned from `{base}`, whose model card gives {licence.upper()}: these weights "
+                             f"inherit it (non-commercial use only).{terms}")  # fmt: skip
+    return "other", f"Fine-tuned from `{base}`: its licence applies to these weights (see its model card).{terms}"
+
 
 def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:
     clip, video = evaluation.headline("clip"), evaluation.headline("video")
@@ -17,8 +38,9 @@ def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:
         for level, r in (("clip", clip), ("video", video))
         for t in ("accuracy", "f1", "auc")
     ]
+    licence, licence_note = weights_licence(info)
     meta = {
-        "license": "apache-2.0",
+        "license": licence,
         "library_name": "transformers",
         "pipeline_tag": "video-classification",
         "base_model": info.get("base_model"),
@@ -75,6 +97,7 @@ def model_card(info: dict, evaluation: Evaluation, train_config: dict) -> str:
         f"## Results ({evaluation.split} split)\n\n{evaluation.table().round(4).to_markdown(index=False)}\n\n"
         f"## Training configuration\n\n```yaml\n{yaml.safe_dump(train_config, sort_keys=False)}```\n\n"
         f"## Limitations\n\n{limitations}"
+        f"\n## Licence\n\n{licence_note} The code that trained and serves it is Apache-2.0.\n"
         f"{fast_path_section(info.get('fast_path'))}"
     )
 

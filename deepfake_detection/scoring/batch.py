@@ -34,7 +34,7 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi", ".ts"
 COLUMNS = [
     "path", "verdict", "p_fake", "threshold", "persons", "persons_seen", "persons_too_small", "persons_over_cap",
     "faces", "clip_scores", "reasons", "reason_codes", "frames_lost", "width", "height", "duration_s", "error",
-    "error_reason", "timings", "model", "model_version", "backend",
+    "error_reason", "timings", "model", "model_version", "model_warning", "backend",
 ]  # fmt: skip
 
 
@@ -71,7 +71,11 @@ class ScoringActor:
         self.detector = Detector.load(folder)
 
     def describe(self) -> dict:
-        return {"threshold": self.detector.threshold, "backend": self.detector.backend}
+        """Threshold, backend, and the warning every row of a model trained on synthetic data carries."""
+        from deepfake_detection.modeling.stored import ModelInfo
+
+        warning = ModelInfo.read(self.detector.info).warning
+        return {"threshold": self.detector.threshold, "backend": self.detector.backend, "warning": warning}
 
     def score(self, clips: np.ndarray) -> tuple[np.ndarray, float]:
         t0 = time.monotonic()
@@ -137,12 +141,15 @@ def score_videos(
 def _row(path: str, extracted, scores, model: dict, provenance: dict) -> dict:
     """One Parquet row: the answer flattened (persons and reasons as JSON beside their counts and codes)."""
     base = {"path": path, "threshold": model["threshold"], "backend": model["backend"],
-            "model": provenance.get("model", ""), "model_version": provenance.get("version", "")}  # fmt: skip
+            "model": provenance.get("model", ""), "model_version": provenance.get("version", ""),
+            "model_warning": model.get("warning")}  # fmt: skip
     if isinstance(extracted, BaseException):
         return {**base, "verdict": None, "p_fake": None, "persons": 0, "faces": "[]", "clip_scores": "[]",
                 "reasons": "[]", "reason_codes": "[]", "error": error_message(extracted), "timings": "{}",
                 "error_reason": error_reason(extracted), **flat_columns_absent()}  # fmt: skip
-    answer = decide(extracted, scores if scores is not None else np.zeros(0), model["threshold"], thumbnails=False)
+    # the model's warning goes in, so that a demo model's assessment is "no conclusion", as in the service
+    answer = decide(extracted, scores if scores is not None else np.zeros(0), model["threshold"],
+                    model={"warning": model.get("warning")}, thumbnails=False)  # fmt: skip
     return {
         **base,
         "verdict": answer.verdict,
