@@ -1,13 +1,19 @@
 """Benchmark the BentoML service: p50/p95 latency and requests/s for a 10 s 720p video.
 
 Starts `bentoml serve` twice on loopback (adaptive batching on, then off) with the latest exported model in the
-project's BentoML store (run `make demo` first), and posts the same video at concurrency 1, 4 and 16.
-Prints a table; nothing is asserted. Usage: python benchmarks/bench_serving.py [--requests-per-client 2]
+project's BentoML store (run `make demo` first), and posts the same video at concurrency 1, 4 and 16. Then the
+cost of a challenger in shadow (issue 19): the service with `shadow: off` and with `shadow: version:1` (the
+registry's first version, which `make demo` archives after its continuous-training run), started in turn,
+`--shadow-requests` each at concurrency 1, in alternating blocks so both see the same machine; p50 of each.
+Prints tables; nothing is asserted.
+
+Usage: python benchmarks/bench_serving.py [--requests-per-client 2] [--levels 1 4 16] [--shadow version:1|off]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -67,6 +73,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests-per-client", type=int, default=2)
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--shadow", default="version:1", help="the challenger to measure in shadow; off: skip")
+    parser.add_argument("--shadow-requests", type=int, default=8, help="requests per setting, concurrency 1")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -85,10 +93,40 @@ def main() -> None:
                     row = {"adaptive_batching": batching, **result}
                     rows.append(row)
                     print(row, flush=True)
+        if args.shadow != "off":
+            shadow_rows(tmp, video, args.shadow, args.shadow_requests)
     print("\n| batching | concurrency | requests | ok | p50 s | p95 s | req/s |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {'on' if r['adaptive_batching'] else 'off'} | {r['concurrency']} | {r['requests']} | {r['ok']} | "
               f"{r['p50_s']:.2f} | {r['p95_s']:.2f} | {r['req_per_s']:.2f} |")  # fmt: skip
+
+
+def shadow_rows(tmp: Path, video: Path, challenger: str, requests_each: int, block: int = 2) -> None:
+    """p50 at concurrency 1 with the challenger off and on; two servers up at once, requests alternating in
+    blocks between them (so a slow phase of the machine falls on both)."""
+    latencies: dict[str, list[float]] = {"off": [], challenger: []}
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for mode in latencies:
+            folder = tmp / f"shadow_{mode.replace(':', '_')}"
+            folder.mkdir()
+            settings = {"shadow": mode, "request_log_dir": str(folder / "log"), "request_timeout_s": 600}
+            servers[mode] = stack.enter_context(bentoml_server(settings, folder))
+            run_level(servers[mode].url, video, 1, 1)  # warm-up (and the challenger loaded)
+        for i in range(2 * requests_each):
+            mode = list(latencies)[(i // block) % 2]
+            t0 = time.monotonic()
+            with video.open("rb") as f:
+                status = requests.post(f"{servers[mode].url}/detect", files={"video": ("v.mp4", f, "video/mp4")},
+                                       timeout=600).status_code  # fmt: skip
+            if status == 200:
+                latencies[mode].append(time.monotonic() - t0)
+            time.sleep(1.0)  # the challenger's background work of the last request is not the next one's queue
+        stats = requests.get(f"{servers[challenger].url}/model", timeout=30).json().get("shadow")
+    off, on = (float(np.median(latencies[m])) for m in latencies)
+    print(f"\n| shadow | requests | p50 s |\n|---|---|---|\n| off | {len(latencies['off'])} | {off:.2f} |")
+    print(f"| {challenger} | {len(latencies[challenger])} | {on:.2f} ({100 * (on / off - 1):+.1f} %) |")
+    print(f"challenger stats from /model: {stats}")
 
 
 if __name__ == "__main__":
