@@ -36,7 +36,7 @@ def continuous_training_pipeline(config: ContinuousTrainingConfig):
                       description="Fine-tuned from the production version on its data plus reviewed production "
                       "requests (continuous training).")  # fmt: skip
     detector, _ = fine_tune_model.with_options(model=candidate)(dataset, reviewed, decision, config)
-    test_eval, _, _ = evaluate_model.with_options(model=candidate)(dataset, detector, config.training)
+    test_eval, _, _ = evaluate_model.with_options(model=candidate)(dataset, detector, config.training.report_dir)
     promotion, _ = gate_candidate.with_options(model=candidate)(
         dataset, reviewed, detector, test_eval, decision, config
     )
