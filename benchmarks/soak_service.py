@@ -7,11 +7,12 @@ tiny untrained model of the same shape is exported to a temporary store, and the
 service's own settings, and posts a fixed mix in rounds: 4K, the hard uploads (edit list, non-square pixels,
 damaged packets, Xvid AVI, AV1 WebM, ...), a 10 s 720p phone-style file, the DFDC samples when present, and
 unreadable files. The whole process tree's resident memory (the front door, the model service, the decode
-workers) is sampled every 0.2 s.
+workers) is sampled every 0.2 s, both as RSS (what `ps` shows; libraries every process maps are counted once per
+process) and as PSS (each shared page divided among the processes that map it: the RAM the service really takes).
 
-Prints: memory after warm-up, the peak, the mean of each quarter of the run, and the trend over the second half
-(MiB per 100 requests, a least-squares line through the per-request samples). Writes
-`.cache/reports/bench/soak.json`.
+Prints: memory after warm-up, the peak of each and per process role, the mean of each quarter of the run, and the
+trend over the second half (MiB per 100 requests, a least-squares line through the per-request samples). Writes
+`.cache/reports/bench/soak.json` (and, when a request failed with a 5xx, the server log beside it).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ os.environ.setdefault("BENTOML_HOME", str(REPO / ".cache" / "bentoml"))
 
 from bench_footage import FOOTAGE, phone_720p  # noqa: E402
 
-from serving.local_server import bentoml_server, process_tree_rss  # noqa: E402
+from serving.local_server import bentoml_server  # noqa: E402
 
 HARD = REPO / "tests" / "fixtures" / "hard_inputs"
 OUT = REPO / ".cache" / "reports" / "bench"
@@ -56,6 +57,37 @@ def uploads(folder: Path) -> list[Path]:
     mix = [HARD / "24_uhd_3840x2160.mp4", phone, *sorted(HARD.glob("[0-9]*_*.*")), text, empty]
     mix += sorted((REPO.parent / "shared" / "dfdc_sample").glob("*.mp4"))
     return mix
+
+
+ROLES = {"clip_scorer": "model service", "deepfake_detection": "front door", "spawn_main": "decode workers"}
+
+
+def tree_memory(pid: int) -> dict[str, tuple[int, int]]:
+    """(RSS, PSS) bytes of the server's process tree, summed per role (the decode workers together)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    roles: dict[str, tuple[int, int]] = {}
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            command, info = " ".join(p.cmdline()), p.memory_full_info()
+        except psutil.Error:  # a worker replaced between listing and reading
+            continue
+        role = "supervisor" if p.pid == pid else next((r for k, r in ROLES.items() if k in command), "other")
+        rss, pss = roles.get(role, (0, 0))
+        roles[role] = (rss + info.rss, pss + info.pss)
+    return roles
+
+
+def total(roles: dict[str, tuple[int, int]], which: int) -> float:
+    return sum(v[which] for v in roles.values()) / 2**20
+
+
+def server_errors(lines: list[str], after: int = 40) -> str:
+    """The server log's error records (ERROR lines, tracebacks, status=5xx) with the lines that follow each."""
+    marks = [i for i, line in enumerate(lines) if "ERROR" in line or "Traceback" in line or "status=5" in line]
+    keep = sorted({j for i in marks for j in range(i, min(i + after, len(lines)))})
+    return "\n".join(lines[j] for j in keep) or "(no error records in the server log)"
 
 
 def served_model(home: Path) -> tuple[str, str]:
@@ -87,13 +119,13 @@ def main() -> None:
         print(f"serving {tag} ({what}); {len(mix)} kinds of upload, {args.requests} requests at concurrency "
               f"{args.concurrency}", flush=True)  # fmt: skip
         with bentoml_server(settings, folder, bentoml_home=Path(os.environ["BENTOML_HOME"])) as server:
-            samples: list[tuple[float, int, int]] = []  # (time, requests done, rss)
+            samples: list[tuple[int, dict[str, tuple[int, int]]]] = []  # (requests done, memory per role)
             done = [0]
             stop = threading.Event()
 
             def sample() -> None:
                 while not stop.is_set():
-                    samples.append((time.monotonic(), done[0], process_tree_rss(server.pid)))
+                    samples.append((done[0], tree_memory(server.pid)))
                     time.sleep(0.2)
 
             def post(i: int) -> int:
@@ -103,9 +135,9 @@ def main() -> None:
                 done[0] += 1
                 return resp.status_code
 
-            idle = process_tree_rss(server.pid)
+            idle = tree_memory(server.pid)
             post(1)  # warm-up: decoders and the model loaded
-            warm = process_tree_rss(server.pid)
+            warm = tree_memory(server.pid)
             watcher = threading.Thread(target=sample, daemon=True)
             watcher.start()
             t0 = time.monotonic()
@@ -115,17 +147,28 @@ def main() -> None:
             stop.set()
             watcher.join()
             if any(s >= 500 for s in statuses):  # say why, from the server's own log
-                print("\n".join(server.log_path.read_text().splitlines()[-80:]))
-    rss = np.array([s[2] for s in samples], dtype=float) / 2**20
-    count = np.array([s[1] for s in samples], dtype=float)
+                log = server.log_path.read_text()
+                OUT.mkdir(parents=True, exist_ok=True)
+                (OUT / "soak-server.log").write_text(log)  # the whole log, kept past the temporary folder
+                print(server_errors(log.splitlines()), f"\n(the whole server log: {OUT / 'soak-server.log'})")
+    rss = np.array([total(s[1], 0) for s in samples])
+    pss = np.array([total(s[1], 1) for s in samples])
+    count = np.array([s[0] for s in samples], dtype=float)
     second = count >= args.requests / 2
-    slope = float(np.polyfit(count[second], rss[second], 1)[0] * 100) if second.sum() > 2 else float("nan")
-    quarters = [float(q.mean()) for q in np.array_split(rss, 4)]
+    slope = {name: float(np.polyfit(count[second], m[second], 1)[0] * 100) if second.sum() > 2 else float("nan")
+             for name, m in (("rss", rss), ("pss", pss))}  # fmt: skip
+    roles = sorted({r for _, m in samples for r in m})
+    per_role = {r: [round(max(m.get(r, (0, 0))[i] for _, m in samples) / 2**20) for i in (0, 1)] for r in roles}
     result = {
         "model": tag, "model_is": what, "requests": args.requests, "concurrency": args.concurrency,
         "wall_s": wall, "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
-        "idle_mib": idle / 2**20, "after_warm_up_mib": warm / 2**20, "peak_mib": float(rss.max()),
-        "quarter_means_mib": quarters, "second_half_trend_mib_per_100_requests": slope,
+        "idle_rss_pss_mib": [round(total(idle, i)) for i in (0, 1)],
+        "after_warm_up_rss_pss_mib": [round(total(warm, i)) for i in (0, 1)],
+        "peak_rss_mib": float(rss.max()), "peak_pss_mib": float(pss.max()),
+        "peak_per_role_rss_pss_mib": per_role,
+        "quarter_means_rss_mib": [round(float(q.mean())) for q in np.array_split(rss, 4)],
+        "quarter_means_pss_mib": [round(float(q.mean())) for q in np.array_split(pss, 4)],
+        "second_half_trend_mib_per_100_requests": {k: round(v, 1) for k, v in slope.items()},
     }  # fmt: skip
     for key, value in result.items():
         print(f"  {key}: {value:.0f}" if isinstance(value, float) else f"  {key}: {value}")

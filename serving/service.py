@@ -27,7 +27,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import bentoml
@@ -64,6 +66,7 @@ from deepfake_detection.scoring.worker_pool import JobTimeout, WorkerCrashed, Wo
 from deepfake_detection.service_settings import ServiceSettings  # noqa: E402
 from serving.auth import BearerAuth, BearerAuthMiddleware  # noqa: E402
 from serving.feedback import FeedbackAPI, feedback_router  # noqa: E402
+from serving.model_calls import ModelUnreachable, call_retrying_dropped_connection  # noqa: E402
 
 log = logging.getLogger("deepfake_detection.service")
 settings = ServiceSettings.load()
@@ -253,7 +256,7 @@ class DeepfakeDetection:
         relevance = None
         if heatmaps and pixels is not None:
             t0 = time.monotonic()
-            relevance = np.asarray(await self.scorer.to_async.explain(pixels))
+            relevance = np.asarray(await self._model_call(lambda: self.scorer.to_async.explain(pixels), "heatmaps"))
             extracted.timings["explain_s"] = time.monotonic() - t0
         answer = decide(extracted, scores, self.threshold, relevance, self.model)
         answer.request_id = request_id
@@ -312,10 +315,19 @@ class DeepfakeDetection:
         if pixels is None:
             return np.zeros(0, dtype=np.float32)
         api = self.scorer.to_async.score if settings.adaptive_batching else self.scorer.to_async.score_unbatched
+        return np.asarray(await self._model_call(lambda: api(pixels), "scoring"))
+
+    async def _model_call(self, call: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """A call to the model service: a dropped connection retried once (`model_calls`), a model still loading
+        or not answering a 503 that says when to come back."""
         try:
-            return np.asarray(await api(pixels))
+            return await call_retrying_dropped_connection(call, what)
         except bentoml.exceptions.ServiceUnavailable as exc:
             raise Rejection(503, "loading", "the model is still loading; try again shortly", retry_after_s=5) from exc
+        except ModelUnreachable as exc:
+            log.error("%s", exc)
+            raise Rejection(503, "model_unreachable", "the model service is not answering; try again shortly",
+                            retry_after_s=5) from exc  # fmt: skip
 
     async def _receive_upload(self, request: Request, path: Path) -> None:
         """Stream the multipart body to `path`, rejecting oversized, missing and non-video uploads."""
