@@ -124,6 +124,8 @@ def shadow_rows(tmp: Path, video: Path, challenger: str, requests_each: int, blo
     print(f"\n| shadow | requests | p50 s |\n|---|---|---|\n| off | {len(latencies['off'])} | {off:.2f} |")
     print(f"| {challenger} | {len(latencies[challenger])} | {on:.2f} ({100 * (on / off - 1):+.1f} %) |")
     print(f"challenger stats from /model: {stats}")
+    if not (stats or {}).get("scored"):  # e.g. run outside `make` (no ZENML_CONFIG_PATH): no registry, no challenger
+        print(f"NOT A SHADOW MEASUREMENT: the challenger scored nothing ({(stats or {}).get('error')})")
 
 
 if __name__ == "__main__":
