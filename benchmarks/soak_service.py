@@ -41,7 +41,7 @@ os.environ.setdefault("BENTOML_HOME", str(REPO / ".cache" / "bentoml"))
 
 from bench_footage import FOOTAGE, phone_720p  # noqa: E402
 
-from serving.local_server import bentoml_server  # noqa: E402
+from serving.local_server import bentoml_server, process_tree  # noqa: E402
 
 HARD = REPO / "tests" / "fixtures" / "hard_inputs"
 OUT = REPO / ".cache" / "reports" / "bench"
@@ -66,9 +66,8 @@ def tree_memory(pid: int) -> dict[str, tuple[int, int]]:
     """(RSS, PSS) bytes of the server's process tree, summed per role (the decode workers together)."""
     import psutil
 
-    root = psutil.Process(pid)
     roles: dict[str, tuple[int, int]] = {}
-    for p in [root, *root.children(recursive=True)]:
+    for p in process_tree(pid):
         try:
             command, info = " ".join(p.cmdline()), p.memory_full_info()
         except psutil.Error:  # a worker replaced between listing and reading

@@ -82,13 +82,21 @@ def bentoml_server(
             os.killpg(proc.pid, 9)
 
 
+def process_tree(pid: int) -> list:
+    """`psutil.Process` of a process and all its children (the BentoML workers, the decode workers); one may
+    exit before it is read (a replaced worker): readers catch `psutil.NoSuchProcess`."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
 def process_tree_rss(pid: int) -> int:
     """Resident bytes of a process and all its children (the BentoML workers)."""
     import psutil
 
-    root = psutil.Process(pid)
     total = 0
-    for p in [root, *root.children(recursive=True)]:
+    for p in process_tree(pid):
         with suppress(psutil.NoSuchProcess):
             total += p.memory_info().rss
     return total
