@@ -54,3 +54,30 @@ def test_a_crashed_worker_costs_one_job(pool):
         return await pool.run(sum, [1, 2, 3], timeout_s=60)
 
     assert asyncio.run(scenario()) == 6
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]  # fmt: skip
+
+
+def frame_mapped_on_its_own() -> bool:
+    """Whether a 6 MB block (a 1080p RGB frame) is mapped on its own after a 16 MiB one was freed: glibc's
+    own threshold would have risen to 16 MiB and put the frame on the heap, where freed frames fragment."""
+    import numpy as np
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    big = np.ones(16 << 20, np.uint8)
+    del big
+    before = libc.mallinfo2().hblkhd  # bytes in blocks mapped on their own
+    frame = np.ones(6 << 20, np.uint8)
+    return libc.mallinfo2().hblkhd - before >= frame.nbytes
+
+
+def test_a_workers_large_blocks_go_back_to_the_system_when_freed(pool):
+    with open("/proc/self/environ", "rb") as f:  # the environment this process started with
+        fixed_here = b"MALLOC_MMAP_THRESHOLD_=" in f.read()
+    assert fixed_here or not frame_mapped_on_its_own()  # glibc's sliding threshold here, what the workers avoid
+    assert asyncio.run(pool.run(frame_mapped_on_its_own, timeout_s=60))

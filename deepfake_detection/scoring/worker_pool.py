@@ -17,6 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 
 
+MMAP_THRESHOLD = 1 << 20  # bytes: larger blocks are mapped on their own, and unmapped when freed (see WorkerPool)
+
+
 class JobTimeout(Exception):
     """The job ran past its deadline; its worker was killed and replaced."""
 
@@ -39,14 +42,21 @@ class WorkerPool:
     """`workers` spawned processes; `initializer` runs once in each (also in replacements), e.g. imports.
 
     Memory stays bounded over a long run: each job's freed memory is handed back (`_then_release`), the decoder
-    threads share at most `MALLOC_ARENA_MAX` (2) glibc arenas instead of one each, and a worker is replaced
-    after `max_tasks` jobs (a bound on whatever a native library keeps).
+    threads share at most `MALLOC_ARENA_MAX` (2) glibc arenas instead of one each, blocks of 1 MiB and more (a
+    frame, a window's luma) are mapped on their own and unmapped when freed (`MALLOC_MMAP_THRESHOLD_`), and a
+    worker is replaced after `max_tasks` jobs (a bound on whatever a native library keeps).
+
+    The fixed mmap threshold matters most: glibc's own threshold rises to the size of the largest mapped block
+    freed (up to 32 MiB), after which the 6 MB RGB frames of a 1080p window come from the heap, where they
+    fragment and stay until the next trim: a worker's peak on a 10 s 1080p upload was 560-570 MiB with it and
+    460-470 MiB with a fixed 1 MiB (2026-12-03, `make bench-soak` gives the service's).
     """
 
     def __init__(self, workers: int, initializer: Callable[[], None] | None = None, max_tasks: int = 200) -> None:
         from pebble import ProcessPool
 
-        os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # read by glibc when the workers start
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # both read by glibc when the workers start
+        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD))
         self._pool = ProcessPool(
             max_workers=workers, max_tasks=max_tasks, initializer=initializer,
             context=multiprocessing.get_context("spawn"),
