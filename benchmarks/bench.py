@@ -13,9 +13,10 @@ Medians after a warm-up; every ratio is from the same run. Sections:
    torch fp32, torch bf16 autocast, OpenVINO fp32/bf16/int8 (NNCF) and ONNX Runtime fp32/int8 (dynamic), with
    the largest |p_fake| difference from torch fp32; and the demo model's configuration;
 5. video-level AUC of the fast paths against torch fp32 on the demo test split (when `make demo` has run);
-6. end to end through the real service (`bentoml serve`) with a VideoMAE-B-sized model exported with its fast
-   path: a 10 s 720p video with one face at 4 and 8 clips, concurrency 1 and 4, split into decode, faces,
-   features and model, with the server's memory;
+6. end to end through the real service (`bentoml serve`) with a VideoMAE-B-sized model exported with each of
+   two fast paths (OpenVINO int8, and int8 with the strongest default merge schedule): a 10 s 720p video with
+   one face at 4 and 8 clips, concurrency 1 and 4, and a 10 s 1080p DFDC sample (when present) at concurrency
+   1, split into decode, faces, features and model, with the server's memory;
 7. token merging in the fast path (`bench_token_merging.py`): each schedule's s/clip and ratio to torch fp32,
    batching, OpenVINO threads beside decode workers, and the export's check on trained models;
 8. the cost of reading an upload's evidence (Content Credentials, container facts, audio; `bench_evidence.py`).
@@ -155,8 +156,9 @@ def model_paths(name: str, scratch: dict, clips: np.ndarray, quick: bool, measur
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(pixel_values=torch.as_tensor(pixel_values[:1]))
     gflop = counter.get_total_flops() / 1e9
+    big = {"detector": detector, "int8": int8, "gflop": gflop, "pixel_values": pixel_values}
     if not measure:
-        return {"detector": detector, "int8": int8, "gflop": gflop}
+        return big
     row(name, "work per clip", gflop, "GFLOP")
     one, repeats = pixel_values[:1], 1 if quick else 3
     reference = detector.score_reference(clips, batch_size=1)
@@ -182,7 +184,7 @@ def model_paths(name: str, scratch: dict, clips: np.ndarray, quick: bool, measur
     timed("OpenVINO int8 (NNCF; bf16 elsewhere)", int8.logits)
     for label, session in onnx_runtime(model, pixel_values):
         timed(f"ONNX Runtime {label}", lambda x, s=session: s.run(None, {"x": x})[0])
-    return {"detector": detector, "int8": int8, "gflop": gflop}
+    return big
 
 
 def onnx_runtime(model, pixel_values: np.ndarray):
@@ -245,71 +247,86 @@ def demo_auc_change() -> None:
             )
 
 
-def end_to_end(video: Path, fast: fp.FastModel, detector: Detector, quick: bool) -> None:
-    """The real service with a VideoMAE-B-sized model and its int8 fast path, 4 and 8 clips, concurrency 1 and 4."""
-    import requests
-
+def end_to_end(videos: dict[str, Path], variants: list[fp.FastModel], detector: Detector, quick: bool) -> None:
+    """The real service with a VideoMAE-B-sized model, once per fast path in `variants` (plain int8 and int8 with
+    the strongest default merge schedule), at 4 and 8 clips: the first of `videos` (the 10 s 720p one) at
+    concurrency 1 and 4, the others (a 10 s 1080p DFDC sample, when there) at concurrency 1."""
     from deepfake_detection.registry import export_to_bentoml
-    from serving.local_server import bentoml_server, process_tree_rss
 
-    with tempfile.TemporaryDirectory() as tmp:
+    for fast in variants:
         check = fp.FastPathCheck(backend="openvino", precision=fast.precision, clips=0, max_p_diff=0.0,
                                  mean_p_diff=0.0, auc_reference=None, auc_fast=None, seconds_per_clip_reference=0,
                                  seconds_per_clip_fast=0, tolerance_p=0.01, tolerance_auc=0.005, passed=True,
-                                 reason="bench: agreement measured in the model rows")  # fmt: skip
+                                 reason="bench: agreement measured in the model and token merging rows",
+                                 token_merging=fast.merging)  # fmt: skip
         detector.info = {
             "trained_on": "nothing (random VideoMAE-B-sized weights, benchmark)",
             "fast_path": check.model_dump(),
         }
         detector.fast = fast
-        export_to_bentoml(detector, "benchmark", {"stage": "production"}, name="bench-videomae-b")
+        name = "bench-videomae-b-tome" if fast.merging else "bench-videomae-b"
+        export_to_bentoml(detector, "benchmark", {"stage": "production"}, name=name)
         for clips_per_video in (4, 8):
-            folder = Path(tmp) / f"clips{clips_per_video}"
-            folder.mkdir()
-            settings = {"model_tag": "bench-videomae-b:latest", "clips_per_video": clips_per_video,
-                        "max_concurrency": 16, "request_timeout_s": 600,
-                        "request_log_dir": str(folder / "log")}  # fmt: skip
-            with bentoml_server(settings, folder) as server:
-                backend = requests.get(f"{server.url}/model", timeout=5).json()["backend"]
+            served(name, clips_per_video, videos, quick)
+
+
+def served(name: str, clips_per_video: int, videos: dict[str, Path], quick: bool) -> None:
+    """Rows of one `bentoml serve` of model `name` at `clips_per_video` (see `end_to_end`)."""
+    import requests
+
+    from serving.local_server import bentoml_server, process_tree_rss
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = {"model_tag": f"{name}:latest", "clips_per_video": clips_per_video, "max_concurrency": 16,
+                    "request_timeout_s": 600, "request_log_dir": str(Path(tmp) / "log")}  # fmt: skip
+        with bentoml_server(settings, Path(tmp)) as server:
+            backend = requests.get(f"{server.url}/model", timeout=5).json()["backend"]
+            first = next(iter(videos.values()))
+            for video in videos.values():
                 post(server.url, video)  # warm-up
-                peak = [process_tree_rss(server.pid)]
-                idle = peak[0]
-                stop = threading.Event()
+            peak = [process_tree_rss(server.pid)]
+            idle = peak[0]
+            stop = threading.Event()
 
-                def sample(pid=server.pid, peak=peak, stop=stop):
-                    while not stop.wait(0.5):
-                        peak.append(process_tree_rss(pid))
+            def sample(pid=server.pid, peak=peak, stop=stop):
+                while not stop.wait(0.5):
+                    peak.append(process_tree_rss(pid))
 
-                watcher = threading.Thread(target=sample, daemon=True)
-                watcher.start()
-                rates = {}
-                for concurrency in (1, 4):
-                    n = concurrency * (1 if quick else 2)
-                    t0 = time.perf_counter()
-                    with ThreadPoolExecutor(concurrency) as pool:
-                        answers = list(pool.map(lambda _: post(server.url, video), range(n)))
-                    wall = time.perf_counter() - t0
-                    rates[concurrency] = n / wall
-                    latency = statistics.median(a["latency_s"] for a in answers)
-                    split = {k: statistics.median(a["timings"].get(k, 0.0) for a in answers)
-                             for k in ("probe_s", "decode_s", "faces_s", "features_s", "model_s")}  # fmt: skip
-                    pre = split["probe_s"] + split["decode_s"] + split["faces_s"] + split["features_s"]
-                    item = f"{clips_per_video} clips, concurrency {concurrency}, {backend}"
-                    row(
-                        "service",
-                        item,
-                        latency,
-                        "s p50",
-                        note=(
-                            f"decode {split['decode_s']:.2f} faces {split['faces_s']:.2f} "
-                            f"features {split['features_s']:.2f} model {split['model_s']:.2f} s; "
-                            f"preprocessing {pre / latency:.0%}; {rates[concurrency]:.2f} req/s"
-                        ),
-                    )
-                stop.set()
-                watcher.join()
-                row("service", f"{clips_per_video} clips, throughput c4 / c1", rates[4] / rates[1], "x",
-                    note=f"memory {idle / 2**30:.2f} GiB idle, {max(peak) / 2**30:.2f} GiB peak")  # fmt: skip
+            watcher = threading.Thread(target=sample, daemon=True)
+            watcher.start()
+            rates = {}
+            # every video at concurrency 1 first, then the first at 4: no row follows the queue a burst leaves
+            runs = [(label, video, 1) for label, video in videos.items()] + [(next(iter(videos)), first, 4)]
+            for label, video, concurrency in runs:
+                n = concurrency * (1 if quick else 2)
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(concurrency) as pool:
+                    answers = list(pool.map(lambda _, v=video: post(server.url, v), range(n)))
+                wall = time.perf_counter() - t0
+                rates[label, concurrency] = n / wall
+                latency = statistics.median(a["latency_s"] for a in answers)
+                split = {k: statistics.median(a["timings"].get(k, 0.0) for a in answers)
+                         for k in ("probe_s", "decode_s", "faces_s", "features_s", "model_s")}  # fmt: skip
+                pre = split["probe_s"] + split["decode_s"] + split["faces_s"] + split["features_s"]
+                scored = statistics.median(sum(len(f["timeline"]) for f in a["faces"]) for a in answers)
+                row(
+                    "service",
+                    f"{label}, {clips_per_video} clips, concurrency {concurrency}, {backend}",
+                    latency,
+                    "s p50",
+                    note=(
+                        f"decode {split['decode_s']:.2f} faces {split['faces_s']:.2f} "
+                        f"features {split['features_s']:.2f} model {split['model_s']:.2f} s; "
+                        f"{scored:.0f} clips scored; preprocessing {pre / latency:.0%}; "
+                        f"{rates[label, concurrency]:.2f} req/s"
+                    ),
+                )
+            stop.set()
+            watcher.join()
+            label = next(iter(videos))
+            row("service", f"{clips_per_video} clips, throughput c4 / c1, {backend}",
+                rates[label, 4] / rates[label, 1], "x",
+                note=f"memory {idle / 2**30:.2f} GiB idle, {max(peak) / 2**30:.2f} GiB peak")  # fmt: skip
 
 
 def post(url: str, video: Path) -> dict:
@@ -348,7 +365,13 @@ def main() -> None:
         if "auc" in args.sections:
             demo_auc_change()
         if "service" in args.sections:
-            end_to_end(video, big["int8"], big["detector"], args.quick)
+            import bench_token_merging
+
+            strongest = fp.FastPathConfig().token_merging[-1]
+            merged = bench_token_merging.int8_model(big["detector"], big["pixel_values"], strongest)
+            dfdc = sorted((REPO.parent / "shared" / "dfdc_sample").glob("*.mp4"))[:1]
+            videos = {"10 s 720p": video, **{f"10 s 1080p DFDC {p.stem}": p for p in dfdc}}
+            end_to_end(videos, [big["int8"], merged], big["detector"], args.quick)
     if "tome" in args.sections:
         import bench_token_merging
 

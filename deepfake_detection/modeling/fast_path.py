@@ -145,6 +145,9 @@ class FastModel:
 
             core = ov.Core()
             bf16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            # LATENCY: one inference stream on every core. Measured on 2 cores (benchmarks/README.md, token
+            # merging): one thread instead of two halves the model's speed alone and leaves the decode workers
+            # beside it no faster (65 % vs 68 % of their rate alone), so the threads stay OpenVINO's default
             config = {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32", "PERFORMANCE_HINT": "LATENCY"}
             self._compiled = core.compile_model(self.model, "CPU", config)
         return np.asarray(self._compiled(pixel_values)[0])
