@@ -16,7 +16,6 @@ import os
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 
-
 MMAP_THRESHOLD = 1 << 20  # bytes: larger blocks are mapped on their own, and unmapped when freed (see WorkerPool)
 
 
