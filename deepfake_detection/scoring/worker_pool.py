@@ -47,8 +47,8 @@ class WorkerPool:
 
     The fixed mmap threshold matters most: glibc's own threshold rises to the size of the largest mapped block
     freed (up to 32 MiB), after which the 6 MB RGB frames of a 1080p window come from the heap, where they
-    fragment and stay until the next trim: a worker's peak on a 10 s 1080p upload was 560-570 MiB with it and
-    460-470 MiB with a fixed 1 MiB (2026-12-03, `make bench-soak` gives the service's).
+    fragment and stay until the next trim: a worker's peak on a 10 s 1080p upload was 550-570 MiB with the
+    sliding threshold and 470 MiB with a fixed 1 MiB (2026-12-03; `make bench-soak` measures the service's).
     """
 
     def __init__(self, workers: int, initializer: Callable[[], None] | None = None, max_tasks: int = 200) -> None:
