@@ -101,8 +101,9 @@ def extract_clips(
     (`VideoReader.windows`). A video shorter than one clip, a window without a face, a face smaller than
     `faces.min_face_px` and a face beyond the `faces.max_faces` largest of its window are reported (`face_counts`
     sums them up), never padded or dropped silently. `before_each_clip` may raise to stop early (the service's
-    deadline). `timings` (when given) accumulates seconds spent decoding frames (`decode_s`) and finding,
-    tracking, linking and cropping faces (`faces_s`). `on_window(window)` sees each window as read once, with
+    deadline). `timings` (when given) accumulates seconds spent decoding frames and converting to RGB the parts
+    looked at (`decode_s`: the detector's input, the face regions) and finding, tracking, linking and cropping
+    faces (`faces_s`). `on_window(window)` sees each window as read once, with
     the stored pictures of the indices in `stored`, so other measurements need no second decode.
     """
     timings = timings if timings is not None else {}
@@ -136,7 +137,7 @@ def extract_clips(
             continue
         if on_window is not None:
             on_window(window)
-        t0 = time.monotonic()
+        t0, converted = time.monotonic(), reader.convert_s
         frames, indices = window.frames, window.indices
         detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
         tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
@@ -181,7 +182,9 @@ def extract_clips(
                     pixels=pixels,
                 )
             )
-        timings["faces_s"] += time.monotonic() - t0
+        converting = reader.convert_s - converted  # the parts of frames looked at, converted to RGB: reading
+        timings["decode_s"] += converting
+        timings["faces_s"] += time.monotonic() - t0 - converting
     t0 = time.monotonic()
     for clip, person in zip(clips, link_persons(observations), strict=True):
         clip.face_index = person

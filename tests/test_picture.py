@@ -1,0 +1,105 @@
+"""A decoded frame converted only where it is looked at (`media.picture`): regions and working-size pictures cut
+from the stored planes are the same pixels as the whole RGB picture cut and resized, in every decoder output
+format, size parity and rotation."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_detection.faces.crops import crop_faces
+from deepfake_detection.faces.detectors import detect_faces, make_detector
+from deepfake_detection.media.picture import Converter, Picture
+from deepfake_detection.media.reader import VideoReader
+
+
+def _scene(width: int, height: int) -> np.ndarray:
+    """Smooth colour gradients (0-120) with saturated sharp-edged blocks: errors of position and colour show."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([x / width * 120, y / height * 120, (x + y) / (width + height) * 120], axis=-1)
+    rgb[height // 4 : height // 2, width // 3 : width // 2] = (250, 20, 40)
+    rgb[height // 2 : height * 3 // 4, width // 2 : width * 2 // 3] = (10, 200, 240)
+    return rgb.astype(np.uint8)
+
+
+def _frame(fmt: str, width: int, height: int):
+    return av.VideoFrame.from_ndarray(_scene(width, height), format="rgb24").reformat(format=fmt)
+
+
+def _red_centre(rgb: np.ndarray) -> np.ndarray | None:
+    """Where the red block of `_scene` lies (its redness-weighted centre: row, column), None out of view."""
+    rgb = rgb.astype(np.float32)
+    weight = np.clip(rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2]) - 150, 0, None)
+    if weight.sum() < 20 * 60:
+        return None
+    rows, cols = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]]
+    return np.array([(rows * weight).sum(), (cols * weight).sum()]) / weight.sum()
+
+
+def _reference(full: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.asarray(Image.fromarray(np.ascontiguousarray(full[y0:y1, x0:x1])).resize(size, Image.BILINEAR))
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le", "gray", "nv12",
+                                 "rgb24"])  # fmt: skip
+@pytest.mark.parametrize("stored", [(320, 240), (317, 239)])
+def test_a_region_is_the_same_pixels_as_the_whole_picture_cut(fmt, stored):
+    frame = _frame(fmt, *stored)
+    for turns in range(4):
+        for size in (stored, (round(stored[0] * 4 / 3), stored[1])):  # square pixels, and a 4:3 sample aspect
+            picture = Picture(frame, size, turns, Converter(1))
+            full = Converter(1)(frame, *size) if size != stored else Converter(1)(frame)
+            full = np.ascontiguousarray(np.rot90(full, turns))
+            assert picture.shape == full.shape and np.array_equal(picture.rgb(), full)
+            h, w = full.shape[:2]
+            for box, out in (((w // 5, h // 7, w // 5 + h // 2, h // 7 + h // 2), (224, 224)),  # enlarged
+                             ((1, 3, w - 2, h - 1), (w // 3, h // 3)),  # shrunk, odd edges
+                             ((w - 41, h - 37, w, h), (41, 37))):  # at the corner, 1:1  # fmt: skip
+                got = Picture(frame, size, turns, Converter(1)).region(*box, *out)
+                reference = _reference(full, box, out)
+                diff = np.abs(got.astype(int) - reference.astype(int))
+                assert got.shape == (out[1], out[0], 3)
+                # colours: one resampling from the stored planes against an RGB conversion and PIL's resize
+                assert diff.mean() < 4 and np.percentile(diff, 99) <= 40, (turns, size, box, diff.mean())
+                # geometry: the same things at the same place, within 1.5 pixels of the picture (swscale's
+                # unscaled and scaled paths site 4:2:0 chroma half a chroma sample apart: up to 1.3 pixels of a
+                # 4:3 anamorphic picture)
+                where, expected = _red_centre(got), _red_centre(reference)
+                pixel = 1.5 * max(1.0, out[0] / (box[2] - box[0]), out[1] / (box[3] - box[1]))
+                assert (where is None) == (expected is None)
+                assert where is None or np.abs(where - expected).max() <= pixel, (turns, size, box, where, expected)
+
+
+def test_the_working_size_picture_matches_the_whole_picture_resized():
+    frame = _frame("yuv420p", 640, 360)
+    picture = Picture(frame, (640, 360), 1, Converter(1))
+    small = picture.resized(120, 213)
+    reference = np.asarray(Image.fromarray(picture.rgb()).resize((120, 213), Image.BILINEAR))
+    assert small.shape == (213, 120, 3) and np.abs(small.astype(int) - reference.astype(int)).mean() < 3
+    assert picture.resized(120, 213) is small  # kept: overlapping windows detect on the same frame once
+
+
+def test_crops_and_faces_of_a_decoded_video_need_no_whole_rgb_picture(carphone):
+    """The reader's pictures give the same crops and faces as the RGB frames, converting only regions."""
+    with VideoReader(carphone) as reader:
+        window = next(reader.windows([list(range(16))]))
+        converted_before = reader.stats.frames_converted
+        detector = make_detector("yunet")
+        boxes = detect_faces(detector, window.frames[8], 2.0)
+        lazy = crop_faces(window.frames, [boxes[0]] * 16, 224)
+        assert all(p._array is None for p in window.frames)  # no whole picture was made
+        assert reader.stats.frames_converted - converted_before == 16
+        frames = [p.rgb() for p in window.frames]
+    eager = crop_faces(frames, [boxes[0]] * 16, 224)
+    assert np.abs(lazy.astype(int) - eager.astype(int)).mean() < 3.0  # chroma interpolated, not repeated
+    reference = detect_faces(detector, frames[8], 2.0)
+    assert len(reference) == len(boxes) and reference[0].iou(boxes[0]) > 0.9
+
+
+def test_an_empty_region_is_refused():
+    picture = Picture.of_array(np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="empty region"):
+        picture.region(5, 5, 5, 8, 4, 4)
