@@ -4,15 +4,17 @@ front end, and peak memory, per file (a benchmark, not a test).
     .venv/bin/python benchmarks/bench_footage.py [--repeats 3] [FILE ...]
 
 Files: the DFDC samples (10 s 1080p, two key frames each) when `../shared/dfdc_sample` is there, 2 s of 4K
-(the hard-input fixture), a 10 s 720p phone-style file (one key frame a second, B-frames; made here), and a
-10-minute 360p video (the plan seeks). For each, in a fresh process (so peak memory is that file's):
+(the hard-input fixture, whose 8 windows use every one of its 30 frames), 10 s phone-style files in 720p and 4K
+(one key frame a second, B-frames; made here), and a 10-minute 360p video (the plan seeks). For each, in a
+fresh process (so peak memory is that file's):
 
 - `sequential`: one PyAV decode of every frame, threads auto, no RGB (the reference the plan is held to);
-- `plan`: the reader's 8 clip windows of 16 frames (`VideoReader.windows`: seek or decode on, RGB only for
-  the frames used) and its ratio to `sequential`;
+- `plan`: the reader's 8 clip windows of 16 frames (`VideoReader.windows`: seek or decode on, frames held as
+  decoded until their last window is handed out) and its ratio to `sequential`;
 - `decord`: the same 8 windows through decord's `get_batch`, for comparison only, when it is installed;
 - `front end`: `extract_video` as the service runs it (8 windows, faces up to 8, drift features): probe,
-  decode, faces, features and their sum, persons analysed, and the process's peak RSS.
+  decode (the plan, and converting to RGB the parts of frames looked at: the detector's input and the face
+  regions), faces, features and their sum, persons analysed, and the process's peak RSS.
 
 Prints a table and writes `.cache/reports/bench/footage.json`. Medians of `--repeats` runs; ratios from one run.
 """
@@ -112,8 +114,9 @@ def measure_file(path: str, repeats: int) -> dict:
     return out
 
 
-def phone_720p(path: Path, seconds: int = 10, fps: int = 30) -> Path:
-    """The carphone face upscaled into 1280x720 at 30 fps, H.264 with a key frame a second and B-frames."""
+def phone_style(path: Path, size: tuple[int, int] = (1280, 720), seconds: int = 10, fps: int = 30) -> Path:
+    """The carphone face upscaled into a `size` picture at 30 fps, H.264 with a key frame a second and
+    B-frames, as phones record (720p, and 4K: `veryfast`, so that making it takes seconds, not minutes)."""
     import av
     import numpy as np
     from PIL import Image
@@ -121,14 +124,18 @@ def phone_720p(path: Path, seconds: int = 10, fps: int = 30) -> Path:
     from deepfake_detection.datasets.demo import carphone_path
     from deepfake_detection.media.reader import VideoReader
 
+    width, height = size
+    face_w = round(height * 880 / 720)
     src = VideoReader(carphone_path()).get(range(96))
+    options = {"g": str(fps), "bf": "2", "crf": "23", "preset": "veryfast" if width > 1920 else "medium"}
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"g": str(fps), "bf": "2", "crf": "23"})
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        stream = container.add_stream("libx264", rate=fps, options=options)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        canvas = np.zeros((height, width, 3), dtype=np.uint8)
+        x0 = (width - face_w) // 2
         for i in range(seconds * fps):
-            f = src[i % 96 if (i // 96) % 2 == 0 else 95 - i % 96]
-            canvas = np.zeros((720, 1280, 3), dtype=np.uint8)
-            canvas[:, 200:1080] = np.asarray(Image.fromarray(f).resize((880, 720)))
+            face = src[i % 96 if (i // 96) % 2 == 0 else 95 - i % 96]
+            canvas[:, x0 : x0 + face_w] = np.asarray(Image.fromarray(face).resize((face_w, height)))
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
         container.mux(stream.encode(None))
     return path
@@ -159,7 +166,12 @@ def footage() -> list[Path]:
     FOOTAGE.mkdir(parents=True, exist_ok=True)
     files = sorted((REPO.parent / "shared" / "dfdc_sample").glob("*.mp4"))
     files.append(REPO / "tests" / "fixtures" / "hard_inputs" / "24_uhd_3840x2160.mp4")
-    for name, make in (("phone_720p.mp4", phone_720p), ("long_360p_10min.mp4", long_360p)):
+    made = {
+        "phone_720p.mp4": phone_style,
+        "phone_4k_10s.mp4": lambda path: phone_style(path, (3840, 2160)),
+        "long_360p_10min.mp4": long_360p,
+    }
+    for name, make in made.items():
         if not (FOOTAGE / name).is_file():
             print(f"making {name} ...", flush=True)
             make(FOOTAGE / name)
