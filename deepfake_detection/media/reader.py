@@ -11,7 +11,7 @@ What a viewer sees, frame by frame:
   numbers); across the joins of a recording whose clock restarts, segment by segment;
 - non-square pixels scaled to square ones and the display rotation applied, so boxes and crops refer to the
   picture a player shows; a picture larger than 1920 pixels on its long side (4K) is analysed at 1920, in the
-  same conversion, so memory is bounded at any resolution (a 4K window: 16 x 6 MB, not 16 x 25 MB);
+  same conversion (`media.picture`: only the regions looked at are converted);
 - a frame whose size changes mid-stream (a browser recording when the phone turns) is fitted into the first
   frame's picture with its own shape kept (black bars), and the change is recorded;
 - a damaged packet costs its own frame only: decoding goes on, and the frames that never came out are
@@ -22,8 +22,11 @@ reader either decodes on, skipping frames that no other frame depends on (FFmpeg
 seeks to the key frame before the next window, whichever decodes fewer frames by the key-frame positions the
 probe measured: one sequential pass for a 10 s phone video with two key frames, a seek per window for an
 hour-long film. A seek is checked (it must land at or before the window) and a file where seeks land late is
-read on without seeking. Only the frames used are converted to RGB, and a frame is held only until the last
-window that uses it has been handed out, so memory is bounded by one window at any resolution.
+read on without seeking. A frame is held as decoded (YUV: 3 MB at 1080p, 12 MB at 4K) only until the last
+window that uses it has been handed out, so memory is bounded by one window at any resolution, and is converted
+to RGB only where it is looked at: the face detector's input at its working size and the face regions, straight
+from the stored planes (`media.picture`; a 1080p window with one face: three 720x405 pictures and 16 crops of
+224 px, not 16 frames of 1920x1080).
 
 PyAV (FFmpeg) is the only decoder: decord, measured frame by frame, returned wrong frames without an error on
 edit lists, joined MPEG-TS, MPEG-PS and Xvid AVI, and seeking per window cost 1.4-4.1 s on a 10 s 1080p file
