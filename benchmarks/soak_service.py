@@ -39,7 +39,7 @@ from deepfake_detection.offline import apply_offline_env  # noqa: E402
 apply_offline_env()
 os.environ.setdefault("BENTOML_HOME", str(REPO / ".cache" / "bentoml"))
 
-from bench_footage import FOOTAGE, phone_720p  # noqa: E402
+from bench_footage import FOOTAGE, phone_style  # noqa: E402
 
 from serving.local_server import bentoml_server, process_tree  # noqa: E402
 
@@ -51,7 +51,7 @@ def uploads(folder: Path) -> list[Path]:
     FOOTAGE.mkdir(parents=True, exist_ok=True)
     phone = FOOTAGE / "phone_720p.mp4"
     if not phone.is_file():
-        phone_720p(phone)
+        phone_style(phone)
     (text := folder / "notes.mp4").write_text("not a video\n")
     (empty := folder / "empty.mp4").write_bytes(b"")
     mix = [HARD / "24_uhd_3840x2160.mp4", phone, *sorted(HARD.glob("[0-9]*_*.*")), text, empty]
