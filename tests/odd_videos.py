@@ -2,7 +2,7 @@
 
 Each stands for a kind the service must read as a viewer sees it (issue 17): recordings joined into one MPEG-TS
 whose clock restarts, a WebM whose frame size changes mid-stream, an MPEG-2 program stream, an odd-size VP9 in
-MP4, WMV in ASF, an hour-long video, and scenes with four people or a crowd. `reference_frames` is the
+MP4, WMV in ASF, raw DV, an hour-long video, and scenes with four people or a crowd. `reference_frames` is the
 reference they are checked against: PyAV decoding every frame in order.
 """
 
@@ -91,6 +91,11 @@ def odd_vp9_mp4(folder: Path, frames: np.ndarray) -> Path:
     """VP9 in MP4 with odd sides (177x145): what some phone editors and converters write."""
     odd = resized(frames, 177, 145)
     return encode(folder / "odd_vp9.mp4", odd, codec="libvpx-vp9", pix_fmt="yuv420p", options={"deadline": "realtime"})
+
+
+def raw_dv(folder: Path, frames: np.ndarray) -> Path:
+    """PAL DV (720x576, 4:2:0, non-square pixels) as a raw DIF stream: a camcorder's or a tape capture's .dv."""
+    return encode(folder / "tape.dv", resized(frames, 720, 576), codec="dvvideo", fmt="dv")
 
 
 def wmv_asf(folder: Path, frames: np.ndarray) -> Path:

@@ -175,6 +175,20 @@ def test_other_containers_are_read_frame_for_frame(face_frames, tmp_path, make):
     assert len(extract_video(path, ClipParams(clips_per_video=4, faces=FaceParams(min_face_px=32))).clips) == 4
 
 
+def test_raw_dv_is_read_at_its_display_size(face_frames, tmp_path):
+    """A camcorder's raw DV: accepted at the door, every frame, PAL's 16:15 pixels shown square (768x576)."""
+    path = ov.raw_dv(tmp_path, face_frames)
+    assert sniff_container(path.read_bytes()[:512]) == "dv"
+    reader = VideoReader(path)
+    assert (reader.num_frames, reader.info.display_size, reader.info.sample_aspect_ratio) == (96, (768, 576), "16:15")
+    reference = ov.reference_frames(path)  # stored 720x576
+    shown = reader.get([0, 50, 95])
+    for frame, index in zip(shown, (0, 50, 95), strict=True):
+        expected = np.asarray(Image.fromarray(reference[index]).resize((768, 576), Image.BILINEAR))
+        assert np.abs(frame.astype(int) - expected.astype(int)).mean() < 3
+    assert len(extract_video(path, ClipParams(clips_per_video=4, faces=FaceParams(min_face_px=32))).clips) == 4
+
+
 def test_an_hour_long_video_is_analysed_by_seeking(face_frames, tmp_path):
     """Not refused for its length: 8 windows spread over the hour, read by seeking, a few hundred frames decoded."""
     path = ov.hour_long(tmp_path, face_frames)

@@ -8,7 +8,7 @@ network; an upload must never make the service open anything but itself.
 
 Families (the ones FFmpeg reads that people send as video): MP4/MOV/3GP, Matroska/WebM, AVI, MPEG-TS (and
 M2TS), MPEG program streams (VOB), raw MPEG video, FLV, GIF, ASF (WMV), Ogg, MXF, RealMedia, NUT, IVF, Y4M,
-raw H.264/HEVC (Annex B).
+raw DV, raw H.264/HEVC (Annex B).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ FAMILIES: tuple[ContainerFamily, ...] = (
     ContainerFamily("nut", ("nut",), lambda h: h[:8] == b"nut/mult"),
     ContainerFamily("ivf", ("ivf",), lambda h: h[:4] == b"DKIF"),
     ContainerFamily("y4m", ("yuv4mpegpipe",), lambda h: h[:10] == b"YUV4MPEG2 "),
+    # raw DV (camcorders, tape captures): a DIF header block first; its last bit tells PAL from NTSC
+    ContainerFamily("dv", ("dv",), lambda h: len(h) >= 4 and int.from_bytes(h[:4], "big") & 0xFFFFFF7F == 0x1F07003F),
     ContainerFamily("annexb", ("h264", "hevc"), _annexb),
 )
 ACCEPTED_CONTAINERS = tuple(f.name for f in FAMILIES)
