@@ -30,9 +30,9 @@ def crop_faces(
     """Crop each frame (an RGB array (H, W, 3) or a `Picture`) around its box (`square_crop_box`) and resize to
     `size` x `size`: uint8 (N, size, size, 3).
 
-    A picture converts only the crop region, from its stored planes straight to `size` (swscale's area filter:
-    ~0.5 ms per crop of a 1080p or 4K frame, no full-size RGB picture); an array is sliced and resized by
-    OpenCV (area when shrinking). On real video the two agree within ~2 of 255 on average (tested).
+    A picture converts only the crop region, from its stored planes straight to `size` (swscale, area filter
+    when shrinking: ~0.5 ms per crop of a 1080p or 4K frame, no full-size RGB picture); an array is sliced and
+    resized by OpenCV (area when shrinking). On real video the two agree within ~2 of 255 on average (tested).
     """
     out = np.empty((len(frames), size, size, 3), dtype=np.uint8)
     for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
