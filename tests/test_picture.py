@@ -103,3 +103,32 @@ def test_an_empty_region_is_refused():
     picture = Picture.of_array(np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(ValueError, match="empty region"):
         picture.region(5, 5, 5, 8, 4, 4)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv422p", "yuv420p10le"])
+def test_a_crop_starting_between_chroma_samples_is_not_moved(fmt):
+    """A box on an odd stored pixel is cut from that pixel (chroma interpolated), not from the chroma grid
+    next to it: crops of a track do not jitter with the parity of their boxes."""
+    import cv2
+
+    texture = (np.indices((144, 176)).sum(axis=0) % 7 * 30).astype(np.uint8)[..., None]  # a pixel-scale pattern
+    rgb = np.clip(_scene(176, 144).astype(int) + texture, 0, 255).astype(np.uint8)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+    picture = Picture(frame, (176, 144), 0, Converter(1))
+    full = picture.rgb()
+    for box in ((16, 16, 112, 112), (17, 15, 113, 111), (17, 17, 113, 113)):
+        for out in (32, 48, 96):
+            got = Picture(frame, (176, 144), 0, Converter(1)).region(*box, out, out).astype(int)
+            x0, y0, x1, y1 = box
+            exact = cv2.resize(full[y0:y1, x0:x1], (out, out), interpolation=cv2.INTER_AREA).astype(int)
+            moved = cv2.resize(full[y0 - 1 : y1 - 1, x0 - 1 : x1 - 1], (out, out), interpolation=cv2.INTER_AREA)
+            error, moved_error = np.abs(got - exact).mean(), np.abs(got - moved.astype(int)).mean()
+            assert error < 5 and error < moved_error / 4, (box, out, error, moved_error)
+
+
+def test_a_region_outside_the_picture_is_refused():
+    frame = _frame("yuv420p", 175, 143)
+    for picture in (Picture(frame, (175, 143), 0, Converter(1)), Picture.of_array(_scene(175, 143))):
+        for box in ((185, 0, 195, 5), (175, 0, 180, 10), (0, -20, 5, -10), (-5, -5, 0, 0)):
+            with pytest.raises(ValueError, match="empty region"):
+                picture.region(*box, 4, 4)

@@ -5,8 +5,9 @@ The analysed picture of a frame is its stored (coded) picture scaled to square p
 whole picture at a working size (<= 640-720 px, `faces.detectors.working_scale`), searched near a known face in a
 small region, and cut as 224 px crops of the face region. A `Picture` keeps the decoded frame (YUV as the decoder
 gave it) and converts, by FFmpeg's swscale, only the region asked for, straight from the stored planes to the size
-asked for: a 224 px crop of a 4K frame costs ~0.5 ms instead of ~15 ms for the frame's 1920 px RGB picture and a
-crop of it; a 1080p frame detected at 720x405 ~1.5 ms, not ~2 ms for full RGB plus a resize.
+asked for: a 224 px crop of a 4K frame costs ~1 ms instead of ~15 ms for the frame's 1920 px RGB picture and a
+crop of it; the detector's 720 px picture of a 4K frame ~3 ms instead of ~12 ms (of a 1080p one ~2 ms, ~2.7 ms by
+way of full RGB; measured 2026-12-04).
 
 `Picture.of_array` wraps an RGB array (frames made in memory, a frame whose size changed mid-stream fitted into
 the first frame's picture) behind the same calls, sliced and resized by OpenCV.
@@ -39,7 +40,7 @@ class Converter:
         """uint8 (height, width, 3) RGB of `frame` (its own size when width/height are None).
 
         `interpolation`: swscale's filter (`BILINEAR`; `AREA` averages, for crops shrunk several times;
-        `FAST_BILINEAR` for detector input, as cheap as OpenCV's bilinear resize and as sharp)."""
+        `POINT` and `FAST_BILINEAR` are cheaper but shift or alias)."""
         t0 = time.perf_counter()
         scaled = {"width": width, "height": height, "interpolation": interpolation} if width else {}
         rgb = self._reformatter.reformat(frame, format="rgb24", threads=self._threads, **scaled).to_ndarray()
@@ -97,8 +98,9 @@ class Picture:
     def resized(self, width: int, height: int) -> np.ndarray:
         """The whole picture at (width, height), uint8 (height, width, 3): what a face detector is given.
 
-        From the stored planes by swscale's fast bilinear filter (no full-size RGB picture is made); from the
-        array by OpenCV's bilinear resize. Kept per size (overlapping clip windows detect on the same frame).
+        From the stored planes by swscale's area filter (no full-size RGB picture is made; its fast bilinear
+        filter, 0.6 ms cheaper at 1080p, shifts the picture by about a pixel sideways); from the array by
+        OpenCV's bilinear resize. Kept per size (overlapping clip windows detect on the same frame).
         """
         if (width, height) == (self.width, self.height):
             return self.rgb()
@@ -111,23 +113,25 @@ class Picture:
             else:
                 self._converted()
                 turned = (height, width) if self._turns % 2 else (width, height)
-                self._resized[key] = _upright(self._convert(self._frame, *turned, "FAST_BILINEAR"), self._turns)
+                self._resized[key] = _upright(self._convert(self._frame, *turned, "AREA"), self._turns)
         return self._resized[key]
 
     def region(self, x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> np.ndarray:
         """The rectangle [x0, x1) x [y0, y1) of the picture (its pixels, inside it) at (width, height):
         uint8 (height, width, 3).
 
-        From a decoded frame: the stored planes under the rectangle are cut (aligned to the chroma grid) and
-        converted by swscale straight to the size asked for (area filter when shrinking, bilinear when
-        enlarging), so the cost follows the region, not the frame. From an array, or a frame format that
-        cannot be cut (packed RGB, palette): a slice of `rgb()` resized by OpenCV (area when shrinking,
-        bilinear when enlarging). Raises ValueError for an empty rectangle or size.
+        From a decoded frame: the stored planes under the rectangle are cut (from the stored pixel it starts
+        on; chroma interpolated where that falls between chroma samples) and converted by swscale straight to
+        the size asked for (area filter when shrinking, bilinear when enlarging), so the cost follows the
+        region, not the frame. From an array, or a frame format that cannot be cut (packed RGB, palette): a
+        slice of `rgb()` resized by OpenCV (area when shrinking, bilinear when enlarging). Raises ValueError
+        for a rectangle with nothing inside the picture, or an empty size.
         """
-        if x1 <= x0 or y1 <= y0 or width < 1 or height < 1:
-            raise ValueError(f"empty region ({x0}, {y0}, {x1}, {y1}) or size {width}x{height}")
+        box = (x0, y0, x1, y1)
         x0, y0 = max(0.0, float(x0)), max(0.0, float(y0))
         x1, y1 = min(float(self.width), float(x1)), min(float(self.height), float(y1))
+        if x1 <= x0 or y1 <= y0 or width < 1 or height < 1:
+            raise ValueError(f"empty region {box} in a {self.width}x{self.height} picture, or size {width}x{height}")
         if self._array is not None or not self._cuttable:
             return _resize_array(self.rgb(), x0, y0, x1, y1, width, height)
         self._converted()
@@ -140,9 +144,8 @@ class Picture:
         frame = self._frame
         fx, fy = frame.width / self._size[0], frame.height / self._size[1]
         s0, s1, t0, t1 = u0 * fx, u1 * fx, v0 * fy, v1 * fy  # the rectangle in stored pixels
-        ax, ay = _chroma_steps(frame)
-        a0, b0 = int(s0 // ax) * ax, int(t0 // ay) * ay
-        a1, b1 = min(frame.width, math.ceil(s1 / ax) * ax), min(frame.height, math.ceil(t1 / ay) * ay)
+        a0, b0 = int(s0), int(t0)  # the cut starts on the stored pixel of the rectangle's start (any parity)
+        a1, b1 = min(frame.width, max(a0 + 1, math.ceil(s1))), min(frame.height, max(b0 + 1, math.ceil(t1)))
         kx, ky = out_w / (s1 - s0), out_h / (t1 - t0)  # output pixels per stored pixel
         ox, oy = round((s0 - a0) * kx), round((t0 - b0) * ky)
         big_w, big_h = max(round((a1 - a0) * kx), ox + out_w), max(round((b1 - b0) * ky), oy + out_h)
@@ -193,24 +196,35 @@ def _cuttable(frame) -> bool:
     return bool(_PLANAR.match(fmt.name)) and len(set(planes)) == len(planes) == len(frame.planes)
 
 
-def _chroma_steps(frame) -> tuple[int, int]:
-    """Stored pixels per chroma sample across and down (2, 2 for 4:2:0): cuts start on this grid."""
-    steps = [(round(frame.width / p.width), round(frame.height / p.height)) for p in frame.planes if p.width]
-    return max(s[0] for s in steps), max(s[1] for s in steps)
-
-
 def _cut(frame, a0: int, b0: int, a1: int, b1: int):
-    """A new frame of the stored pixels [a0, a1) x [b0, b1) (a0, b0 on the chroma grid), same format and
-    colour tags."""
+    """A new frame of the stored pixels [a0, a1) x [b0, b1), same format and colour tags.
+
+    A cut may start at any pixel: where it starts between two chroma samples (an odd column of 4:2:0), each
+    chroma sample of the cut is interpolated between its two neighbours (linear, as a scaler would), so the
+    colours stay where the luma is: a crop is the same picture whatever the parity of its box.
+    """
     import av
 
     out = av.VideoFrame(a1 - a0, b1 - b0, frame.format.name)
-    size = 1 if frame.format.components[0].bits <= 8 else 2  # bytes per sample
+    dtype = np.dtype(np.uint8) if frame.format.components[0].bits <= 8 else np.dtype("<u2")
     for source, target in zip(frame.planes, out.planes, strict=True):
         step_x, step_y = round(frame.width / source.width), round(frame.height / source.height)
-        src = np.frombuffer(source, np.uint8).reshape(source.height, source.line_size)
-        dst = np.frombuffer(target, np.uint8).reshape(target.height, target.line_size)
-        x, y = a0 // step_x * size, b0 // step_y
-        dst[:, : target.width * size] = src[y : y + target.height, x : x + target.width * size]
+        src = np.frombuffer(source, dtype).reshape(source.height, source.line_size // dtype.itemsize)
+        src = src[:, : source.width]
+        dst = np.frombuffer(target, dtype).reshape(target.height, target.line_size // dtype.itemsize)
+        x, fx = divmod(a0, step_x)
+        y, fy = divmod(b0, step_y)
+        want_h, want_w = target.height + (fy > 0), target.width + (fx > 0)
+        part = src[y : y + want_h, x : x + want_w]
+        if part.shape != (want_h, want_w):  # at the picture's edge: the last sample repeated
+            part = np.pad(part, ((0, want_h - part.shape[0]), (0, want_w - part.shape[1])), mode="edge")
+        if fx or fy:
+            part = part.astype(np.float32)
+            if fx:
+                part = part[:, :-1] * ((step_x - fx) / step_x) + part[:, 1:] * (fx / step_x)
+            if fy:
+                part = part[:-1] * ((step_y - fy) / step_y) + part[1:] * (fy / step_y)
+            part = np.rint(part).astype(dtype)
+        dst[:, : target.width] = part
     out.colorspace, out.color_range = frame.colorspace, frame.color_range
     return out
