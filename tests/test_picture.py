@@ -43,8 +43,8 @@ def _reference(full: np.ndarray, box: tuple[int, int, int, int], size: tuple[int
     return np.asarray(Image.fromarray(np.ascontiguousarray(full[y0:y1, x0:x1])).resize(size, Image.BILINEAR))
 
 
-@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le", "gray", "nv12",
-                                 "rgb24"])  # fmt: skip
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv420p10be",
+                                 "gray", "nv12", "rgb24"])  # fmt: skip
 @pytest.mark.parametrize("stored", [(320, 240), (317, 239)])
 def test_a_region_is_the_same_pixels_as_the_whole_picture_cut(fmt, stored):
     frame = _frame(fmt, *stored)

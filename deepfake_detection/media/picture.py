@@ -193,7 +193,8 @@ def _cuttable(frame) -> bool:
     output: yuv420p, yuvj422p, yuv420p10le, ...)."""
     fmt = frame.format
     planes = [c.plane for c in fmt.components]
-    return bool(_PLANAR.match(fmt.name)) and len(set(planes)) == len(planes) == len(frame.planes)
+    little = fmt.components[0].bits <= 8 or not fmt.name.endswith("be")  # 16-bit samples are read little-endian
+    return bool(_PLANAR.match(fmt.name)) and little and len(set(planes)) == len(planes) == len(frame.planes)
 
 
 def _cut(frame, a0: int, b0: int, a1: int, b1: int):
