@@ -36,7 +36,7 @@ def crop_faces(
     """
     out = np.empty((len(frames), size, size, 3), dtype=np.uint8)
     for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
-        picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
+        picture = Picture.of(frame)
         x0, y0, x1, y1 = square_crop_box(box, picture.width, picture.height, margin)
         out[i] = picture.region(x0, y0, x1, y1, size, size)
     return out

@@ -154,7 +154,7 @@ def working_scale(height: int, width: int, detector_min_face: float, min_face_px
 def detect_faces(detector: FaceDetector, frame: np.ndarray | Picture, scale: float) -> list[Box]:
     """Faces of one frame (an RGB array (H, W, 3) or a `Picture`) found at `scale`, as boxes in the frame's own
     pixels. A picture is converted straight to the working size (no full-size RGB picture is made)."""
-    picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
+    picture = Picture.of(frame)
     if abs(scale - 1.0) < 1e-3:
         return detector.detect(picture.rgb())
     h, w = picture.height, picture.width
@@ -174,7 +174,7 @@ def detect_near(detector: FaceDetector, frame: np.ndarray | Picture, box: Box, c
     input instead of the whole frame, and always the same input size, which OpenCV's networks need to stay
     fast).
     """
-    picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
+    picture = Picture.of(frame)
     h, w = picture.height, picture.width
     side = max(box.width, box.height) * context
     cx, cy = box.center

@@ -57,7 +57,7 @@ class TrackObservation:
     ) -> TrackObservation:
         """The observation of `box` on `frame` (an RGB array or a `Picture`): the chip kept for a descriptor is
         the face with half its size around it, in the frame's own pixels (only that region is converted)."""
-        picture = frame if isinstance(frame, Picture) else Picture.of_array(frame)
+        picture = Picture.of(frame)
         h, w = picture.height, picture.width
         pad = max(box.width, box.height) * 0.5
         x0, y0 = int(max(0, box.x0 - pad)), int(max(0, box.y0 - pad))

@@ -67,6 +67,11 @@ class Picture:
         self._cuttable = frame is not None and _cuttable(frame)
 
     @classmethod
+    def of(cls, frame: np.ndarray | Picture) -> Picture:
+        """`frame` as a picture: a picture as it is, an RGB array wrapped (`of_array`)."""
+        return frame if isinstance(frame, Picture) else cls.of_array(frame)
+
+    @classmethod
     def of_array(cls, rgb: np.ndarray) -> Picture:
         """An RGB uint8 (H, W, 3) array as a picture (already upright)."""
         picture = cls(None, (rgb.shape[1], rgb.shape[0]), 0, None)
