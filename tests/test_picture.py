@@ -132,3 +132,64 @@ def test_a_region_outside_the_picture_is_refused():
         for box in ((185, 0, 195, 5), (175, 0, 180, 10), (0, -20, 5, -10), (-5, -5, 0, 0)):
             with pytest.raises(ValueError, match="empty region"):
                 picture.region(*box, 4, 4)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj422p", "yuv444p", "yuv420p10le", "gray"])
+def test_a_frame_decimated_is_the_mean_of_its_blocks(fmt):
+    frame = _frame(fmt, 320, 240)
+    convert = Converter(1)
+    small = convert.decimated(frame, 2)
+    assert (small.width, small.height, small.format.name) == (160, 120, fmt)
+    assert (small.colorspace, small.color_range) == (frame.colorspace, frame.color_range)
+    assert convert.seconds > 0
+    for source, target in zip(frame.planes, small.planes, strict=True):
+        big = np.frombuffer(source, "<u2" if "10" in fmt else np.uint8)
+        big = big.reshape(source.height, -1)[:, : source.width].astype(float)
+        mean = big.reshape(target.height, 2, target.width, 2).mean(axis=(1, 3))
+        got = np.frombuffer(target, "<u2" if "10" in fmt else np.uint8)
+        got = got.reshape(target.height, -1)[:, : target.width]
+        assert np.abs(got - mean).max() <= 1  # rounded means
+    assert convert.decimated(frame, 1) is frame
+    assert convert.decimated(_frame("yuv420p", 322, 240), 4).width == 322  # 322 / 4 is no whole plane: kept
+    assert convert.decimated(_frame("nv12", 320, 240), 2).width == 320  # interleaved chroma is not cut
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv422p", "yuv420p10le", "nv12"])
+@pytest.mark.parametrize("factor", [2, 3])
+def test_a_frame_at_least_twice_the_analysed_size_is_held_shrunk_and_looks_the_same(fmt, factor):
+    """A 4K frame analysed at 1920 px is held at 1920 px (a quarter of the memory): its picture, regions and
+    working-size picture are those of the frame converted at full size and scaled down."""
+    size = (160, 96)
+    frame = _frame(fmt, size[0] * factor, size[1] * factor)
+    for turns in (0, 1):
+        picture = Picture(frame, size, turns, Converter(1))
+        assert picture.held_size == (size if fmt != "nv12" else (frame.width, frame.height))
+        full = np.ascontiguousarray(np.rot90(Converter(1)(frame, *size, "AREA"), turns))
+        assert picture.shape == full.shape
+        h, w = full.shape[:2]
+        for box, out in (((w // 5, h // 7, w // 5 + h // 2, h // 7 + h // 2), (112, 112)),
+                         ((1, 3, w - 2, h - 1), (w // 3, h // 3))):  # fmt: skip
+            got = Picture(frame, size, turns, Converter(1)).region(*box, *out)
+            reference = _reference(full, box, out)
+            diff = np.abs(got.astype(int) - reference.astype(int))
+            # two area filters (decimation, then the region's) against one: the saturated blocks' edges,
+            # where 4:2:0 chroma changes at once, differ by up to 50 (3x); everywhere else within a few levels
+            assert diff.mean() < 4 and np.percentile(diff, 99) <= 50, (turns, box, diff.mean())
+            where, expected = _red_centre(got), _red_centre(reference)
+            pixel = 1.5 * max(1.0, out[0] / (box[2] - box[0]))
+            assert (where is None) == (expected is None)
+            assert where is None or np.abs(where - expected).max() <= pixel, (turns, box, where, expected)
+        assert np.abs(picture.rgb().astype(int) - full.astype(int)).mean() < 4
+        small = picture.resized(w // 2, h // 2)
+        assert np.abs(small.astype(int) - _reference(full, (0, 0, w, h), (w // 2, h // 2)).astype(int)).mean() < 4
+
+
+def test_the_reader_holds_4k_frames_at_the_analysed_size():
+    """The 4K hard input (3840x2160 stored) is analysed at 1920 px: its window pictures hold 1920x1080 planes."""
+    path = "tests/fixtures/hard_inputs/24_uhd_3840x2160.mp4"
+    with VideoReader(path) as reader:
+        window = next(reader.windows([list(range(16))]))
+        assert reader.scale < 1 and max(reader.frame_size) == 1920
+        assert all(p.held_size == (1920, 1080) for p in window.frames)
+        assert all(p.shape == (reader.frame_size[1], reader.frame_size[0], 3) for p in window.frames)
+        assert window.frames[3].rgb().shape == window.frames[3].shape

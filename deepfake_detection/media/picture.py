@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 # planar YUV/grey formats with one component per plane, whose planes can be cut by rows and columns
-_PLANAR = re.compile(r"^(yuv|yuvj|yuva|gray)\d")
+_PLANAR = re.compile(r"^((yuv|yuvj|yuva)\d|gray)")
 
 
 class Converter:
@@ -47,6 +47,27 @@ class Converter:
         self.seconds += time.perf_counter() - t0
         return rgb
 
+    def decimated(self, frame, factor: int):
+        """`frame` with its stored planes shrunk `factor` times each way, same format and colour tags: each
+        sample the mean of a `factor` x `factor` block (OpenCV's area filter, written straight into the new
+        frame's planes). The frame itself when its planes do not divide by `factor` or its format cannot be cut
+        (see `Picture`)."""
+        if factor < 2 or not _cuttable(frame) or any(p.width % factor or p.height % factor for p in frame.planes):
+            return frame
+        import av
+        import cv2
+
+        t0 = time.perf_counter()
+        out = av.VideoFrame(frame.width // factor, frame.height // factor, frame.format.name)
+        if [(p.width * factor, p.height * factor) for p in out.planes] != [(p.width, p.height) for p in frame.planes]:
+            return frame  # a subsampling whose rounding does not scale (not met in the formats we cut)
+        for source, target in zip(frame.planes, out.planes, strict=True):
+            cv2.resize(plane_samples(frame, source), (target.width, target.height), dst=plane_samples(out, target),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+        out.colorspace, out.color_range = frame.colorspace, frame.color_range
+        self.seconds += time.perf_counter() - t0
+        return out
+
 
 class Picture:
     """One frame as the analysed picture: upright, square pixels, `shape` (H, W, 3), RGB uint8 on demand.
@@ -58,6 +79,8 @@ class Picture:
     """
 
     def __init__(self, frame, size: tuple[int, int], turns: int, convert: Converter, on_convert=None) -> None:
+        if frame is not None:  # a stored picture twice the analysed size or more is held shrunk (see `held_size`)
+            frame = convert.decimated(frame, int(min(frame.width / size[0], frame.height / size[1])))
         self._frame, self._size, self._turns, self._convert = frame, size, turns % 4, convert
         self._array: np.ndarray | None = None
         self._resized: dict[tuple[int, int], np.ndarray] = {}
@@ -77,6 +100,14 @@ class Picture:
         picture = cls(None, (rgb.shape[1], rgb.shape[0]), 0, None)
         picture._array = rgb
         return picture
+
+    @property
+    def held_size(self) -> tuple[int, int]:
+        """(width, height) of the stored planes this picture holds and converts from: the decoded frame's,
+        or 1/k of it where the frame is k >= 2 times the analysed size each way (a 4K frame analysed at 1920 px
+        is held at 1920x1080: 3 MB instead of 12 MB, and a decoder that gets its buffer back at once keeps it
+        in cache); the array's size for `of_array`."""
+        return (self._frame.width, self._frame.height) if self._frame is not None else (self.shape[1], self.shape[0])
 
     @property
     def width(self) -> int:
@@ -202,6 +233,18 @@ def _cuttable(frame) -> bool:
     return bool(_PLANAR.match(fmt.name)) and little and len(set(planes)) == len(planes) == len(frame.planes)
 
 
+def plane_samples(frame, plane) -> np.ndarray:
+    """The samples of one plane of a planar frame as a writable (height, width) view of its memory: uint8, or
+    little-endian uint16 for formats of more than 8 bits (the line padding left out)."""
+    dtype = _sample_type(frame)
+    rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+    return rows[:, : plane.width]
+
+
+def _sample_type(frame) -> np.dtype:
+    return np.dtype(np.uint8) if frame.format.components[0].bits <= 8 else np.dtype("<u2")
+
+
 def _cut(frame, a0: int, b0: int, a1: int, b1: int):
     """A new frame of the stored pixels [a0, a1) x [b0, b1), same format and colour tags.
 
@@ -212,12 +255,11 @@ def _cut(frame, a0: int, b0: int, a1: int, b1: int):
     import av
 
     out = av.VideoFrame(a1 - a0, b1 - b0, frame.format.name)
-    dtype = np.dtype(np.uint8) if frame.format.components[0].bits <= 8 else np.dtype("<u2")
+    dtype = _sample_type(frame)
     for source, target in zip(frame.planes, out.planes, strict=True):
         step_x, step_y = round(frame.width / source.width), round(frame.height / source.height)
-        src = np.frombuffer(source, dtype).reshape(source.height, source.line_size // dtype.itemsize)
-        src = src[:, : source.width]
-        dst = np.frombuffer(target, dtype).reshape(target.height, target.line_size // dtype.itemsize)
+        src = plane_samples(frame, source)
+        dst = plane_samples(out, target)
         x, fx = divmod(a0, step_x)
         y, fy = divmod(b0, step_y)
         want_h, want_w = target.height + (fy > 0), target.width + (fx > 0)
@@ -231,6 +273,6 @@ def _cut(frame, a0: int, b0: int, a1: int, b1: int):
             if fy:
                 part = part[:-1] * ((step_y - fy) / step_y) + part[1:] * (fy / step_y)
             part = np.rint(part).astype(dtype)
-        dst[:, : target.width] = part
+        dst[:] = part
     out.colorspace, out.color_range = frame.colorspace, frame.color_range
     return out

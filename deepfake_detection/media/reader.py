@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_detection.media.picture import Converter, Picture
+from deepfake_detection.media.picture import Converter, Picture, plane_samples
 from deepfake_detection.media.probe import (
     DemuxListener,
     StreamIndex,
@@ -111,10 +111,7 @@ def stored_luma(frame, convert=None) -> np.ndarray:
     fmt = frame.format
     first = fmt.components[0]
     if fmt.name.startswith(("yuv", "nv12", "nv21", "gray")) and first.plane == 0 and first.bits <= 16:
-        plane = frame.planes[0]
-        dtype = np.dtype(np.uint8) if first.bits <= 8 else np.dtype("<u2")
-        rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
-        y = rows[:, : plane.width].astype(np.float32) * np.float32(1 / (1 << max(first.bits - 8, 0)))
+        y = plane_samples(frame, frame.planes[0]).astype(np.float32) * np.float32(1 / (1 << max(first.bits - 8, 0)))
         full = fmt.name.startswith(("yuvj", "gray")) or int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
         return y if full else (y - 16.0) * np.float32(255 / 219)
     rgb = (convert or Converter(1))(frame).astype(np.float32)
