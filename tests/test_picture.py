@@ -1,6 +1,6 @@
 """A decoded frame converted only where it is looked at (`media.picture`): regions and working-size pictures cut
 from the stored planes are the same pixels as the whole RGB picture cut and resized, in every decoder output
-format, size parity and rotation."""
+format, size parity and rotation; a frame twice the analysed size or more is held decimated and looks the same."""
 
 from __future__ import annotations
 

@@ -22,8 +22,9 @@ reader either decodes on, skipping frames that no other frame depends on (FFmpeg
 seeks to the key frame before the next window, whichever decodes fewer frames by the key-frame positions the
 probe measured: one sequential pass for a 10 s phone video with two key frames, a seek per window for an
 hour-long film. A seek is checked (it must land at or before the window) and a file where seeks land late is
-read on without seeking. A frame is held as decoded (YUV: 3 MB at 1080p, 12 MB at 4K) only until the last
-window that uses it has been handed out, so memory is bounded by one window at any resolution, and is converted
+read on without seeking. A frame is held as decoded (YUV: 3 MB at 1080p; a 4K frame, analysed at 1920 px, held
+shrunk to 1920x1080 by block means, 3 MB instead of 12) only until the last window that uses it has been handed
+out, so memory is bounded by one window at any resolution, and is converted
 to RGB only where it is looked at: the face detector's input at its working size and the face regions, straight
 from the stored planes (`media.picture`; a 1080p window with one face: three 720x405 pictures and 16 crops of
 224 px, not 16 frames of 1920x1080).
