@@ -11,7 +11,7 @@ way of full RGB; measured 2026-12-04).
 
 A stored picture at least twice the analysed size each way (4K analysed at 1920 px) is held decimated: each
 stored sample of the kept planes is the mean of a k x k block (OpenCV, ~1.2 ms for a 4K frame), so a window of
-16 4K frames holds 48 MB instead of 190 MB and the decoder gets its 12 MB buffer back at once, still in cache
+16 4K frames holds ~50 MB instead of ~200 MB and the decoder gets its 12 MB buffer back at once, still in cache
 (the 2 s 4K fixture's plan went from 1.7-1.9x to 1.2-1.3x one sequential decode, its peak from 706 to 578 MiB).
 
 `Picture.of_array` wraps an RGB array (frames made in memory, a frame whose size changed mid-stream fitted into

@@ -24,10 +24,10 @@ probe measured: one sequential pass for a 10 s phone video with two key frames, 
 hour-long film. A seek is checked (it must land at or before the window) and a file where seeks land late is
 read on without seeking. A frame is held as decoded (YUV: 3 MB at 1080p; a 4K frame, analysed at 1920 px, held
 shrunk to 1920x1080 by block means, 3 MB instead of 12) only until the last window that uses it has been handed
-out, so memory is bounded by one window at any resolution, and is converted
-to RGB only where it is looked at: the face detector's input at its working size and the face regions, straight
-from the stored planes (`media.picture`; a 1080p window with one face: three 720x405 pictures and 16 crops of
-224 px, not 16 frames of 1920x1080).
+out, so memory is bounded by one window at any resolution, and is converted to RGB only where it is looked at:
+the face detector's input at its working size and the face regions, straight from the stored planes
+(`media.picture`; a 1080p window with one face: three 720x405 pictures and 16 crops of 224 px, not 16 frames of
+1920x1080).
 
 PyAV (FFmpeg) is the only decoder: decord, measured frame by frame, returned wrong frames without an error on
 edit lists, joined MPEG-TS, MPEG-PS and Xvid AVI, and seeking per window cost 1.4-4.1 s on a 10 s 1080p file
