@@ -16,7 +16,8 @@ from deepfake_detection.media.probe import VideoLimits
 
 # Changes when the same parameters give other clip pixels (the reader's frames, the crops): a clip store keyed
 # without it would serve clips cut the old way. 2: frames as a viewer sees them (edit lists, square pixels).
-PREPROCESSING = 2
+# 3: crops cut from the stored planes (chroma interpolated), frames >= 2x the analysed size held decimated (4K).
+PREPROCESSING = 3
 
 ClipFormat = Literal["jpeg", "npy", "zstd", "h264"]  # how a clip store writes clips (`data.clip_formats`)
 Engine = Literal["ray", "local"]  # ray: one task per video on every core or a cluster; local: in this process

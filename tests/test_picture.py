@@ -44,7 +44,7 @@ def _reference(full: np.ndarray, box: tuple[int, int, int, int], size: tuple[int
 
 
 @pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv420p10be",
-                                 "gray", "nv12", "rgb24"])  # fmt: skip
+                                 "gray", "grayf32le", "nv12", "rgb24"])  # fmt: skip
 @pytest.mark.parametrize("stored", [(320, 240), (317, 239)])
 def test_a_region_is_the_same_pixels_as_the_whole_picture_cut(fmt, stored):
     frame = _frame(fmt, *stored)
@@ -154,7 +154,7 @@ def test_a_frame_decimated_is_the_mean_of_its_blocks(fmt):
     assert convert.decimated(_frame("nv12", 320, 240), 2).width == 320  # interleaved chroma is not cut
 
 
-@pytest.mark.parametrize("fmt", ["yuv420p", "yuv422p", "yuv420p10le", "nv12"])
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv422p", "yuv420p10le", "nv12", "grayf32le"])
 @pytest.mark.parametrize("factor", [2, 3])
 def test_a_frame_at_least_twice_the_analysed_size_is_held_shrunk_and_looks_the_same(fmt, factor):
     """A 4K frame analysed at 1920 px is held at 1920 px (a quarter of the memory): its picture, regions and
@@ -163,7 +163,8 @@ def test_a_frame_at_least_twice_the_analysed_size_is_held_shrunk_and_looks_the_s
     frame = _frame(fmt, size[0] * factor, size[1] * factor)
     for turns in (0, 1):
         picture = Picture(frame, size, turns, Converter(1))
-        assert picture.held_size == (size if fmt != "nv12" else (frame.width, frame.height))
+        # interleaved chroma (nv12) and float samples (grayf32le, EXR's) are held as decoded
+        assert picture.held_size == (size if fmt not in ("nv12", "grayf32le") else (frame.width, frame.height))
         full = np.ascontiguousarray(np.rot90(Converter(1)(frame, *size, "AREA"), turns))
         assert picture.shape == full.shape
         h, w = full.shape[:2]
@@ -193,3 +194,16 @@ def test_the_reader_holds_4k_frames_at_the_analysed_size():
         assert all(p.held_size == (1920, 1080) for p in window.frames)
         assert all(p.shape == (reader.frame_size[1], reader.frame_size[0], 3) for p in window.frames)
         assert window.frames[3].rgb().shape == window.frames[3].shape
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv420p10le", "gray", "gray10le", "grayf32le", "nv12"])
+def test_the_stored_luma_is_on_the_0_255_scale_in_every_format(fmt):
+    """The drift features' luma (`reader.stored_luma`): integer samples by range and bit depth (one table lookup
+    for 8 bits), float grey (EXR's grayf32le) by way of RGB."""
+    from deepfake_detection.media.reader import stored_luma
+
+    grey = (np.mgrid[0:64, 0:96][1] * 2 + 30).astype(np.uint8)
+    frame = av.VideoFrame.from_ndarray(np.dstack([grey] * 3), format="rgb24").reformat(format=fmt)
+    luma = stored_luma(frame)
+    assert luma.shape == grey.shape and luma.dtype == np.float32
+    assert np.abs(luma - grey).mean() < 1.0

@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
-# planar YUV/grey formats with one component per plane, whose planes can be cut by rows and columns
-_PLANAR = re.compile(r"^((yuv|yuvj|yuva)\d|gray)")
+# planar YUV/grey integer formats with one component per plane, whose planes can be cut by rows and columns
+# (gray, gray10le, ...; not the float grayf32le of EXR, whose samples are not integers)
+_PLANAR = re.compile(r"^((yuv|yuvj|yuva)\d|gray(\d|$))")
 
 
 class Converter:
