@@ -64,9 +64,9 @@ class Converter:
         import cv2
 
         t0 = time.perf_counter()
+        # planes that divide by `factor` make the new frame's planes exactly 1/factor of them (ceil(ceil(x/a)/b)
+        # = ceil(x/ab) for the chroma of any subsampling)
         out = av.VideoFrame(frame.width // factor, frame.height // factor, frame.format.name)
-        if [(p.width * factor, p.height * factor) for p in out.planes] != [(p.width, p.height) for p in frame.planes]:
-            return frame  # a subsampling whose rounding does not scale (not met in the formats we cut)
         for source, target in zip(frame.planes, out.planes, strict=True):
             cv2.resize(plane_samples(frame, source), (target.width, target.height), dst=plane_samples(out, target),
                        interpolation=cv2.INTER_AREA)  # fmt: skip
@@ -113,7 +113,7 @@ class Picture:
         or 1/k of it where the frame is k >= 2 times the analysed size each way (a 4K frame analysed at 1920 px
         is held at 1920x1080: 3 MB instead of 12 MB, and a decoder that gets its buffer back at once keeps it
         in cache); the array's size for `of_array`."""
-        return (self._frame.width, self._frame.height) if self._frame is not None else (self.shape[1], self.shape[0])
+        return (self._frame.width, self._frame.height) if self._frame is not None else (self.width, self.height)
 
     @property
     def width(self) -> int:
