@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hard_inputs import EXPECTED, HARD
 from PIL import Image
 
 from deepfake_detection.config import ClipParams, FaceParams
+from deepfake_detection.data.clips import extract_clips, make_detector
 from deepfake_detection.media import reader as reader_module
 from deepfake_detection.media.formats import sniff_container
 from deepfake_detection.media.probe import (
@@ -209,6 +211,74 @@ def test_the_plan_gives_the_frames_of_one_sequential_decode(dfdc_sample):
     for window in reader.windows([list(range(s, s + 16)) for s in starts]):
         assert all(np.array_equal(f, reference[i]) for i, f in zip(window.indices, window.frames, strict=True))
     assert reader.stats.frames_decoded < 300 and reader.stats.frames_converted == 128  # RGB only for those used
+
+
+def _reading_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "video-read-ahead" and t.is_alive()]
+
+
+@pytest.mark.parametrize("name", ["carphone", "39_corrupt_packets_mid_file.mp4", "24_uhd_3840x2160.mp4"])
+def test_reading_ahead_gives_the_same_clips(carphone, name):
+    """Windows read ahead in the reader's thread while faces are found give the clips, failures and decode
+    facts of reading in turns, frame for frame (a file with damaged packets: the same windows shifted; 4K: the
+    same decimated pictures)."""
+    path = carphone if name == "carphone" else HARD / name
+    params = ClipParams(clips_per_video=8)
+    detector = make_detector(params.faces)
+    got = {}
+    for ahead in (0, 2):
+        with VideoReader(path) as reader:
+            clips, failures = extract_clips(reader, params, detector, ahead=ahead)
+            got[ahead] = clips, failures, reader.stats
+        assert not _reading_threads()
+    (clips0, failures0, stats0), (clips2, failures2, stats2) = got[0], got[2]
+    assert len(clips0) == len(clips2) >= 4
+    for a, b in zip(clips0, clips2, strict=True):
+        assert a.frame_indices == b.frame_indices and a.crop_boxes == b.crop_boxes and a.face_index == b.face_index
+        assert np.array_equal(a.pixels, b.pixels)
+    assert [(f.clip_index, f.code) for f in failures0] == [(f.clip_index, f.code) for f in failures2]
+    assert stats0 == stats2
+
+
+def test_a_read_ahead_stops_when_the_reader_closes_or_another_read_begins(carphone):
+    """The reading thread never outlives its read: closing the reader, or starting another read on it, stops
+    it first (so the file is never closed under the decoder), and the stopped read says so."""
+    windows = [list(range(s, s + 16)) for s in range(0, 80, 10)]
+    reader = VideoReader(carphone)
+    reference = VideoReader(carphone).get([5, 50])
+    read = reader.windows(windows, ahead=1)
+    assert next(read).indices == windows[0] and _reading_threads()
+    assert np.array_equal(reader.get([5, 50]), reference)  # a new read: the read ahead is stopped first
+    assert not _reading_threads()
+    with pytest.raises(RuntimeError, match="stopped"):
+        next(read)
+    read = reader.windows(windows, ahead=1)
+    next(read)
+    reader.close()
+    assert not _reading_threads()
+    with pytest.raises(RuntimeError, match="stopped"):
+        next(read)
+
+
+def test_a_read_ahead_hands_its_errors_to_the_caller_and_stops_at_a_deadline(carphone):
+    """An error while reading ahead is raised where the windows are asked for; a caller that stops early (the
+    service's deadline, raised before a clip) leaves no reading thread behind, though the reader stays open."""
+    with VideoReader(carphone) as reader:
+        with pytest.raises(VideoError, match="outside"):
+            next(reader.windows([[0, 1], [5, 10**6]], ahead=1))
+        assert not _reading_threads()
+        calls = []
+
+        def deadline() -> None:
+            calls.append(1)
+            if len(calls) == 3:
+                raise TimeoutError("past the deadline")
+
+        params = ClipParams(clips_per_video=8)
+        with pytest.raises(TimeoutError):
+            extract_clips(reader, params, make_detector(params.faces), before_each_clip=deadline, ahead=1)
+        assert not _reading_threads()
+        assert len(reader.get([0, 90])) == 2  # the reader is still usable
 
 
 def test_a_seek_that_lands_late_is_not_trusted(face_frames, tmp_path, monkeypatch):

@@ -94,6 +94,7 @@ def extract_clips(
     timings: dict[str, float] | None = None,
     on_window: Callable[[Window], None] | None = None,
     stored: Collection[int] = (),
+    ahead: int = 1,
 ) -> tuple[list[Clip], list[ClipFailure]]:
     """All clips of one opened video: a list of clips and a list of the windows (or faces) that gave none.
 
@@ -101,10 +102,12 @@ def extract_clips(
     (`VideoReader.windows`). A video shorter than one clip, a window without a face, a face smaller than
     `faces.min_face_px` and a face beyond the `faces.max_faces` largest of its window are reported (`face_counts`
     sums them up), never padded or dropped silently. `before_each_clip` may raise to stop early (the service's
-    deadline). `timings` (when given) accumulates seconds spent decoding frames and converting to RGB the parts
-    looked at (`decode_s`: the detector's input, the face regions) and finding, tracking, linking and cropping
-    faces (`faces_s`). `on_window(window)` sees each window as read once, with
-    the stored pictures of the indices in `stored`, so other measurements need no second decode.
+    deadline). `timings` (when given) accumulates seconds spent waiting for frames and converting to RGB the
+    parts looked at (`decode_s`: the detector's input, the face regions) and finding, tracking, linking and
+    cropping faces (`faces_s`). The reader reads `ahead` windows ahead in its own thread while faces are found
+    in the last one (0: in turns), so `decode_s` is what reading added to the time taken, not all the time the
+    decoder ran. `on_window(window)` sees each window as read once, with the stored pictures of the indices in
+    `stored`, so other measurements need no second decode.
     """
     timings = timings if timings is not None else {}
     timings.setdefault("decode_s", 0.0)
@@ -123,68 +126,71 @@ def extract_clips(
     observations: list[TrackObservation] = []
     failures: list[ClipFailure] = []
     keys = keyframe_positions(params)
-    windows = reader.windows([[s + i * params.stride for i in range(params.clip_len)] for s in starts], stored=stored)
-    for clip_index in range(len(starts)):
-        if before_each_clip is not None:
-            before_each_clip()
-        t0 = time.monotonic()
-        window = next(windows)
-        timings["decode_s"] += time.monotonic() - t0
-        if window.lost:
-            code = "frames_lost" if window.indices is not None else "window_lost"
-            failures.append(ClipFailure(clip_index, "decode", _lost_sentence(reader, window), code))
-        if window.indices is None:
-            continue
-        if on_window is not None:
-            on_window(window)
-        t0, converted = time.monotonic(), reader.convert_s
-        frames, indices = window.frames, window.indices
-        detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
-        tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
-        large = [t for t in tracks if t.face_size >= faces.min_face_px]
-        failures.extend(
-            ClipFailure(clip_index, "faces", f"a face {t.face_size / shown:.0f} px across is smaller than the "
-                        f"{faces.min_face_px:.0f} px a clip needs", "face_too_small")
-            for t in tracks if t.face_size < faces.min_face_px
-        )  # fmt: skip
-        failures.extend(
-            ClipFailure(clip_index, "faces", f"a face beyond the {faces.max_faces} largest of its clip window was "
-                        "not analysed", "over_cap")
-            for _ in large[faces.max_faces :]
-        )  # fmt: skip
-        if not tracks:
-            seen = sum(1 for boxes in detections.values() if boxes)
-            failures.append(
-                ClipFailure(clip_index, "faces", f"no face: detected on {seen} of {len(keys)} key frames", "no_face")
-            )
-        for track in large[: faces.max_faces]:
-            pixels = crop_faces(frames, track.boxes, params.size, params.margin)
-            middle = _middle_keyframe(track)
-            observations.append(
-                TrackObservation.from_frame(
-                    clip_index, frames[middle], track.detections[middle], track.face_size, pixels[middle]
+    requested = [[s + i * params.stride for i in range(params.clip_len)] for s in starts]
+    windows = reader.windows(requested, stored=stored, ahead=ahead)
+    try:
+        for clip_index in range(len(starts)):
+            if before_each_clip is not None:
+                before_each_clip()
+            t0 = time.monotonic()
+            window = next(windows)
+            timings["decode_s"] += time.monotonic() - t0
+            if window.lost:
+                code = "frames_lost" if window.indices is not None else "window_lost"
+                failures.append(ClipFailure(clip_index, "decode", _lost_sentence(reader, window), code))
+            if window.indices is None:
+                continue
+            if on_window is not None:
+                on_window(window)
+            t0, converted = time.monotonic(), reader.convert_s
+            frames, indices = window.frames, window.indices
+            detections = detect_keyframes(detector, {pos: frames[pos] for pos in keys}, scale)
+            tracks = track_faces(detections, params.clip_len, None, faces.min_hit_rate)
+            large = [t for t in tracks if t.face_size >= faces.min_face_px]
+            failures.extend(
+                ClipFailure(clip_index, "faces", f"a face {t.face_size / shown:.0f} px across is smaller than the "
+                            f"{faces.min_face_px:.0f} px a clip needs", "face_too_small")
+                for t in tracks if t.face_size < faces.min_face_px
+            )  # fmt: skip
+            failures.extend(
+                ClipFailure(clip_index, "faces", f"a face beyond the {faces.max_faces} largest of its clip window was "
+                            "not analysed", "over_cap")
+                for _ in large[faces.max_faces :]
+            )  # fmt: skip
+            if not tracks:
+                seen = sum(1 for boxes in detections.values() if boxes)
+                reason = f"no face: detected on {seen} of {len(keys)} key frames"
+                failures.append(ClipFailure(clip_index, "faces", reason, "no_face"))
+            for track in large[: faces.max_faces]:
+                pixels = crop_faces(frames, track.boxes, params.size, params.margin)
+                middle = _middle_keyframe(track)
+                observations.append(
+                    TrackObservation.from_frame(
+                        clip_index, frames[middle], track.detections[middle], track.face_size, pixels[middle]
+                    )
                 )
-            )
-            clips.append(
-                Clip(
-                    clip_index=clip_index,
-                    face_index=-1,  # the person id, set once every window is seen
-                    start_frame=indices[0],
-                    frame_indices=indices,
-                    crop_boxes=[
-                        _displayed(square_crop_box(b, frame_w, frame_h, params.margin), shown, reader)
-                        for b in track.boxes
-                    ],
-                    face_size=track.face_size / shown,
-                    hit_rate=track.hit_rate,
-                    start_s=reader.time_s(indices[0]),
-                    end_s=reader.end_time_s(indices[-1]),
-                    pixels=pixels,
+                clips.append(
+                    Clip(
+                        clip_index=clip_index,
+                        face_index=-1,  # the person id, set once every window is seen
+                        start_frame=indices[0],
+                        frame_indices=indices,
+                        crop_boxes=[
+                            _displayed(square_crop_box(b, frame_w, frame_h, params.margin), shown, reader)
+                            for b in track.boxes
+                        ],
+                        face_size=track.face_size / shown,
+                        hit_rate=track.hit_rate,
+                        start_s=reader.time_s(indices[0]),
+                        end_s=reader.end_time_s(indices[-1]),
+                        pixels=pixels,
+                    )
                 )
-            )
-        converting = reader.convert_s - converted  # the parts of frames looked at, converted to RGB: reading
-        timings["decode_s"] += converting
-        timings["faces_s"] += time.monotonic() - t0 - converting
+            converting = reader.convert_s - converted  # the parts of frames looked at, converted to RGB: reading
+            timings["decode_s"] += converting
+            timings["faces_s"] += time.monotonic() - t0 - converting
+    finally:
+        windows.close()  # a read ahead stops at once when a deadline ends the work early
     t0 = time.monotonic()
     for clip, person in zip(clips, link_persons(observations), strict=True):
         clip.face_index = person

@@ -81,12 +81,17 @@ class Picture:
     Built by the reader from a decoded `av.VideoFrame` (`size`: the unrotated analysed (width, height) the
     stored picture is scaled to; `turns`: quarter turns counter-clockwise that make it upright, as `np.rot90`),
     or from an RGB array (`of_array`). `np.asarray(picture)` is `rgb()`. `on_convert()` is called once, at the
-    first conversion (the reader counts converted frames).
+    first conversion (the reader counts converted frames). `shrink`: the converter that decimates a large frame
+    (`held_size`), `convert` when None: a reader that decodes in its own thread gives that thread's converter,
+    since one converter's swscale context serves one thread at a time.
     """
 
-    def __init__(self, frame, size: tuple[int, int], turns: int, convert: Converter, on_convert=None) -> None:
+    def __init__(
+        self, frame, size: tuple[int, int], turns: int, convert: Converter, on_convert=None,
+        shrink: Converter | None = None,
+    ) -> None:  # fmt: skip
         if frame is not None:  # a stored picture twice the analysed size or more is held shrunk (see `held_size`)
-            frame = convert.decimated(frame, int(min(frame.width / size[0], frame.height / size[1])))
+            frame = (shrink or convert).decimated(frame, int(min(frame.width / size[0], frame.height / size[1])))
         self._frame, self._size, self._turns, self._convert = frame, size, turns % 4, convert
         self._array: np.ndarray | None = None
         self._resized: dict[tuple[int, int], np.ndarray] = {}
