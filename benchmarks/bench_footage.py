@@ -13,9 +13,13 @@ fresh process (so peak memory is that file's):
   on, frames held as decoded until their last window is handed out) and its ratio to `sequential` (the two
   run in turns; the median of the run-by-run ratios);
 - `decord`: the same 8 windows through decord's `get_batch`, for comparison only, when it is installed;
-- `front end`: `extract_video` as the service runs it (8 windows, faces up to 8, drift features): probe,
-  decode (the plan, and converting to RGB the parts of frames looked at: the detector's input and the face
-  regions), faces, features and their sum, persons analysed, and the process's peak RSS.
+- `front end`: `extract_video` as the service runs it (8 windows, faces up to 8, drift features; the reader
+  decodes a window ahead while faces are found in the last one): its wall time, persons analysed, and the
+  process's peak RSS. `turns`: the same call reading each window only when asked for (`ahead=0`), run in turns
+  with it; `ahead`: the median of the run-by-run ratios front / turns (what reading ahead saves, on a machine
+  whose speed drifts). Each stage's own cost comes from the runs in turns, where the stages do not share the
+  cores: probe, decode (the plan, and converting to RGB the parts of frames looked at: the detector's input
+  and the face regions), faces, drift features.
 
 Prints a table and writes `.cache/reports/bench/footage.json`. Medians of `--repeats` runs.
 """
@@ -117,13 +121,18 @@ def measure_file(path: str, repeats: int) -> dict:
     settings = ServiceSettings()
     params = ClipParams(clips_per_video=settings.clips_per_video, faces=settings.faces)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    runs = []
+    runs, walls = [], {0: [], 1: []}
     for _ in range(repeats):
-        extracted = extract_video(file, params, settings.limits, with_features=True)
-        runs.append(extracted.timings)
+        for ahead in (0, 1):
+            t0 = time.perf_counter()
+            extracted = extract_video(file, params, settings.limits, with_features=True, ahead=ahead)
+            walls[ahead].append(time.perf_counter() - t0)
+            if ahead == 0:
+                runs.append(extracted.timings)
     for stage in ("probe_s", "decode_s", "faces_s", "features_s"):
         out[stage] = statistics.median(r.get(stage, 0.0) for r in runs)
-    out["front_end_s"] = out["probe_s"] + out["decode_s"] + out["faces_s"] + out["features_s"]
+    out["front_end_s"], out["in_turns_s"] = statistics.median(walls[1]), statistics.median(walls[0])
+    out["ahead_ratio"] = statistics.median(a / b for a, b in zip(walls[1], walls[0], strict=True))
     out["persons"] = extracted.counts.analysed
     out["clips"] = len(extracted.clips)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -208,7 +217,8 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     results = []
     print(f"{'file':28s} {'size':>10s} {'seq s':>6s} {'plan s':>6s} {'ratio':>5s} {'decord':>6s} {'probe':>5s} "
-          f"{'decode':>6s} {'faces':>5s} {'feat':>5s} {'front':>5s} {'pers':>4s} {'peak MiB':>8s}")  # fmt: skip
+          f"{'decode':>6s} {'faces':>5s} {'feat':>5s} {'front':>5s} {'turns':>5s} {'ahead':>5s} {'pers':>4s} "
+          f"{'peak MiB':>8s}")  # fmt: skip
     for file in files:
         with context.Pool(1) as pool:
             r = pool.apply(measure_file, (str(file), args.repeats))
@@ -216,7 +226,8 @@ def main() -> None:
         decord = f"{r['decord_s']:.3f}" if r["decord_s"] is not None else "-"
         print(f"{r['file'][:28]:28s} {r['size']:>10s} {r['sequential_s']:6.3f} {r['plan_s']:6.3f} "
               f"{r['plan_ratio']:5.2f} {decord:>6s} {r['probe_s']:5.2f} {r['decode_s']:6.2f} {r['faces_s']:5.2f} "
-              f"{r['features_s']:5.2f} {r['front_end_s']:5.2f} {r['persons']:4d} {r['peak_rss_mib']:8.0f}",
+              f"{r['features_s']:5.2f} {r['front_end_s']:5.2f} {r['in_turns_s']:5.2f} {r['ahead_ratio']:5.2f} "
+              f"{r['persons']:4d} {r['peak_rss_mib']:8.0f}",
               flush=True)  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "footage.json").write_text(json.dumps(results, indent=1))

@@ -122,6 +122,7 @@ def extract_video(
     with_features: bool = False,
     threads: int = 0,
     with_evidence: bool = False,
+    ahead: int = 1,
 ) -> ExtractedVideo:
     """Open the video (limits checked on the probe), cut the face clips; optionally measure the drift features
     and read the file's evidence (`evidence`: container facts and audio from the probe's own demux pass, the
@@ -133,7 +134,8 @@ def extract_video(
 
     Raises `VideoError` for unusable files and `AnalysisTimeout` (checked before each clip) once
     `time_budget_s` is spent, so a slow upload stops consuming CPU when its request has timed out. `threads`:
-    decoder threads (1 where one process per core runs, as on Ray).
+    decoder threads (1 where one process per core runs, as on Ray). `ahead`: windows decoded ahead while faces
+    are found (`extract_clips`; 0: in turns, the same clips).
     """
     t0 = time.monotonic()
     deadline = None if time_budget_s is None else t0 + time_budget_s
@@ -163,7 +165,7 @@ def extract_video(
                 timings["features_s"] = timings.get("features_s", 0.0) + time.monotonic() - t
 
         detector = face_detector or make_detector(params.faces)
-        clips, failures = extract_clips(reader, params, detector, check_deadline, timings, measure, stored=wanted)
+        clips, failures = extract_clips(reader, params, detector, check_deadline, timings, measure, wanted, ahead)
         features = None
         if with_features:
             means = {k: float(np.nanmean([q[k] for q in quality])) if quality else float("nan")
