@@ -131,7 +131,8 @@ def four_people(folder: Path, frames: np.ndarray) -> Path:
 
 
 def crowd(folder: Path, frames: np.ndarray) -> Path:
-    """Sixteen faces in a 4x4 grid: the top half large enough for a clip, the bottom half too small."""
-    h, w = frames.shape[1:3]
+    """Sixteen faces in a 4x4 grid of tiles 1.5x the frames (carphone's: 288x216): the top half large enough for
+    a clip, the bottom half at 60 % too small (carphone's face at its own size is on the 64 px edge)."""
+    h, w = (round(side * 1.5) // 2 * 2 for side in frames.shape[1:3])
     tiles = [(c * w, r * h, 1.0 if r < 2 else 0.6) for r in range(4) for c in range(4)]
-    return encode(folder / "crowd.mp4", grid(frames, tiles, (4 * w, 4 * h)))
+    return encode(folder / "crowd.mp4", grid(resized(frames, w, h), tiles, (4 * w, 4 * h)))

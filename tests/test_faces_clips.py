@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import odd_videos as ov
 import pytest
+import video_factory as vf
 from PIL import Image
 from video_factory import PHONE_FACES
 
 from deepfake_detection.config import ClipParams, FaceParams
-from deepfake_detection.data.clips import extract_clips, keyframe_positions, make_detector, plan_clip_starts
+from deepfake_detection.data.clips import (
+    FaceCounts,
+    extract_clips,
+    keyframe_positions,
+    make_detector,
+    plan_clip_starts,
+)
 from deepfake_detection.datasets.demo import astronaut_path, write_video
 from deepfake_detection.datasets.ffpp import build_catalog
 from deepfake_detection.faces.boxes import Box
@@ -18,7 +26,7 @@ from deepfake_detection.faces.crops import square_crop_box
 from deepfake_detection.faces.detectors import DlibHogDetector, YuNetDetector, detect_faces, working_scale
 from deepfake_detection.faces.tracking import track_faces
 from deepfake_detection.media.reader import VideoReader
-from deepfake_detection.scoring.analyze import extract_video
+from deepfake_detection.scoring.analyze import decide, extract_video
 
 
 def _face_centre_offset(frame: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:
@@ -76,6 +84,20 @@ def test_faces_under_64_px_are_reported_too_small_not_dropped(carphone, tmp_path
     assert clips == [] and len(failures) == 2
     assert {f.code for f in failures} == {"face_too_small"}, failures
     assert all(re.fullmatch(r"a face 3\d px across is smaller than the 64 px a clip needs", f.reason) for f in failures)
+
+
+@pytest.mark.parametrize(("cap", "analysed", "over_cap"), [(8, 8, 0), (4, 4, 4)])
+def test_a_crowd_is_counted_seen_analysed_too_small_and_over_the_cap(carphone, tmp_path, cap, analysed, over_cap):
+    """Sixteen faces, eight large enough: every one is counted, the verdict says which were not analysed."""
+    path = ov.crowd(tmp_path, vf.carphone_frames(carphone, 48))
+    extracted = extract_video(path, ClipParams(clips_per_video=2, faces=FaceParams(max_faces=cap)))
+    assert extracted.counts == FaceCounts(seen=16, analysed=analysed, too_small=8, over_cap=over_cap)
+    assert len({c.face_index for c in extracted.clips}) == analysed and len(extracted.clips) == 2 * analysed
+    answer = decide(extracted, np.full(len(extracted.clips), 0.2), 0.5)
+    assert answer.persons.model_dump() == {"seen": 16, "analysed": analysed, "too_small": 8, "over_cap": over_cap}
+    messages = {r.code: r.message for r in answer.reasons}
+    assert set(messages) == {"face_too_small", "faces_not_analysed"} | ({"over_cap"} if over_cap else set())
+    assert f"At least 16 faces were seen and {analysed} analysed" in messages["faces_not_analysed"]
 
 
 def test_ffpp_sample_faces_and_clips(ffpp_sample):
