@@ -146,6 +146,7 @@ def test_a_folder_with_a_bad_file_gives_a_row_each_and_reports(scoring_setup):
     answers = {Path(a["file"]).name: a for a in json.loads(out_json.read_text())}
     assert set(answers) == {"broken.mp4", "carphone.mp4", "demo_fake.mp4"}
     assert answers["broken.mp4"]["reason"] == "unreadable" and answers["broken.mp4"]["error"]
+    assert str(videos) not in answers["broken.mp4"]["error"]  # the service's sentence, not a decoder's message
     for name in ("carphone.mp4", "demo_fake.mp4"):
         a = answers[name]
         assert a["verdict"] in ("real", "fake") and len(a["faces"]) >= 1 and "heatmap_png" not in json.dumps(a)
