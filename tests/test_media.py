@@ -260,6 +260,28 @@ def test_a_read_ahead_stops_when_the_reader_closes_or_another_read_begins(carpho
         next(read)
 
 
+@pytest.mark.parametrize(("first", "second"), [(1, 1), (0, 1), (1, 0), (0, 0)])
+def test_one_read_at_a_time_started_or_not(carphone, first, second):
+    """A new read stops the one before, even one never yet asked for a window, read ahead (1) or in turns (0):
+    two reads never drive one decoder (two read-ahead threads on one decoder crashed the process, found by a
+    fresh-clone check), and the new read's frames are the right ones."""
+    windows = [list(range(s, s + 16)) for s in range(0, 80, 10)]
+    with VideoReader(carphone) as reference_reader:
+        reference = [(w.indices, w.frames[5].rgb()) for w in reference_reader.windows(windows)]
+    with VideoReader(carphone) as reader:
+        for started in (False, True):
+            before = reader.windows(windows, ahead=first)
+            if started:
+                next(before)
+            after = reader.windows(windows, ahead=second)
+            with pytest.raises(RuntimeError, match="stopped"):
+                next(before)
+            got = [(w.indices, w.frames[5].rgb()) for w in after]
+            assert [i for i, _ in got] == [i for i, _ in reference]
+            assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, reference, strict=True))
+            assert not _reading_threads()
+
+
 def test_a_read_ahead_hands_its_errors_to_the_caller_and_stops_at_a_deadline(carphone):
     """An error while reading ahead is raised where the windows are asked for; a caller that stops early (the
     service's deadline, raised before a clip) leaves no reading thread behind, though the reader stays open."""

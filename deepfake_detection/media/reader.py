@@ -150,7 +150,10 @@ class _LandedLate(Exception):
 
 
 class _Stopped(Exception):
-    """A read ahead was stopped (the reader closed, or another read began)."""
+    """A read was stopped (the reader closed, or another read began)."""
+
+
+_STOPPED = "the read was stopped: the reader was closed or another read began (one read at a time per reader)"
 
 
 class _ReadAhead:
@@ -176,7 +179,7 @@ class _ReadAhead:
             if item is self._END:
                 return
             if item is self._CLOSED:
-                raise RuntimeError("the read was stopped: the reader was closed or another read began")
+                raise RuntimeError(_STOPPED)
             if isinstance(item, BaseException):
                 raise item
             yield item
@@ -327,8 +330,9 @@ class VideoReader:
     (width, height) upright; multiply by 1 / `scale` for displayed pixels. Use as a
     context manager, or call `close()`, to release the file. `threads`: decoder threads (0: as many as FFmpeg
     sees fit; 1 where processes already share the cores). `listener`: sees the probe's demux pass (`evidence`).
-    One read at a time: `windows` (or `get`) stops a read ahead still running. Raises `VideoError` (and its
-    subclasses, see `media.probe`) when the file cannot be used.
+    One read at a time, from one thread: `windows` (or `get`) stops the read before it, started or not (a read
+    ahead's thread is joined first), and a stopped read raises `RuntimeError` when next asked for a window.
+    Raises `VideoError` (and its subclasses, see `media.probe`) when the file cannot be used.
     """
 
     def __init__(
@@ -350,6 +354,7 @@ class VideoReader:
         self._shrink = Converter(threads)  # where frames are decoded (a read ahead's thread): decimation, luma
         self._counting = threading.Lock()  # frames_converted is counted on both sides
         self._reading: _ReadAhead | None = None
+        self._stop = threading.Event()  # the current read's: set when another read begins or the reader closes
         shown_w, shown_h = self.info.display_size
         self.scale = min(1.0, MAX_ANALYSED_SIDE / max(shown_w, shown_h))
         self._target = (max(1, round(shown_w * self.scale)), max(1, round(shown_h * self.scale)))
@@ -417,12 +422,21 @@ class VideoReader:
         caller works on the last one (the same windows, frames and pictures; 0: read each when asked for).
         Raises `VideoError` for an index outside the video (when the first window is asked for).
         """
-        self._stop_reading()
-        stop = threading.Event()
+        self._stop_reading()  # one read at a time: the one before stops here, started or not
+        self._stop = stop = threading.Event()
         windows = self._windows(requested, shift, set(stored), stop)
-        return windows if ahead <= 0 else self._read_ahead(windows, ahead, stop)
+        return self._in_turns(windows) if ahead <= 0 else self._read_ahead(windows, ahead, stop)
+
+    @staticmethod
+    def _in_turns(windows: Iterator[Window]) -> Iterator[Window]:
+        try:
+            yield from windows
+        except _Stopped:
+            raise RuntimeError(_STOPPED) from None
 
     def _read_ahead(self, windows: Iterator[Window], ahead: int, stop: threading.Event) -> Iterator[Window]:
+        if stop.is_set():  # another read began before this one was first asked for a window
+            raise RuntimeError(_STOPPED)
         self._reading = reading = _ReadAhead(windows, ahead, stop)
         try:
             yield from reading
@@ -432,6 +446,8 @@ class VideoReader:
                 self._reading = None
 
     def _stop_reading(self) -> None:
+        """Stop the read before (a read ahead's thread is joined, so it is done with the decoder)."""
+        self._stop.set()
         if self._reading is not None:
             self._reading.close()
             self._reading = None
@@ -462,6 +478,8 @@ class VideoReader:
             return any(index <= (ends[j] if state["lossy"] else plan[j][-1]) for j in range(k, last + 1))
 
         for k, window in enumerate(plan):
+            if stop.is_set():
+                raise _Stopped
             state["current"] = k
             yield self._read_window(window, shifts[k], cache, kept, stored, needed, skippable, state)
             following = starts[k + 1] if k + 1 < len(plan) else self.num_frames
