@@ -42,7 +42,11 @@ def _short(path):
 
 @pytest.mark.parametrize(
     ("name", "words"),
-    [("950", "not a video file this service reads"), ("951", "empty"), ("952", "not a video file this service reads")],
+    [
+        ("950", "could not be opened as mp4 video: it may be damaged or cut short"),
+        ("951", "empty"),
+        ("952", "not a video file this service reads"),
+    ],
 )
 def test_probe_names_the_file_and_reason(tree_with_bad_files, name, words):
     path = tree_with_bad_files / ORIG / f"{name}.mp4"
@@ -62,7 +66,7 @@ def test_bad_files_are_recorded_and_the_rest_processes(
     clips, failures = extract_catalog(catalog, ClipStore(tmp_path / "clips", small_clip_params))
     reasons = failures.assign(target=failures.video_id.str.split("/").str[-1]).groupby("target")["reason"].apply(list)
     assert "empty" in reasons["951"][0]
-    assert "not a video file this service reads" in reasons["950"][0] and "not a video file" in reasons["952"][0]
+    assert "may be damaged or cut short" in reasons["950"][0] and "not a video file" in reasons["952"][0]
     assert all(r.startswith("no face") for r in reasons["953"]) and len(reasons["953"]) == 2
     assert reasons["954"] == ["the video is too short: 10 frames, a clip needs 16"]
     codes = failures.assign(target=failures.video_id.str.split("/").str[-1]).groupby("target")["code"].first()

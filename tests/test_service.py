@@ -674,6 +674,7 @@ def test_timeout_gives_504_and_excess_requests_get_429(slow_server, carphone, fo
     assert busy.status_code == 429 and busy.json()["reason"] == "busy" and waited >= 0.5  # it waited for a slot
     assert int(busy.headers["Retry-After"]) >= 1  # when to come back
     assert resp.status_code == 504, resp.text
+    assert "did not finish in 2.7 s" in resp.json()["error"], resp.text  # 0.9 x request_timeout_s, said as it is
     # the slot comes back and the decoding pool still works. The abandoned job stops at its next clip, one window
     # decode after its deadline (~0.8 s here, longer on a slower machine); until then a new request may wait for
     # the only decoder and time out itself, so this waits for the service to drain rather than racing it

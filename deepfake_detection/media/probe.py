@@ -39,7 +39,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.media.formats import OPEN_OPTIONS, described, family_of
+from deepfake_detection.media.formats import OPEN_OPTIONS, described, family_of, sniff_container
 
 TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: the format allows timestamp discontinuities (MPEG-TS, MPEG-PS, FLV)
 # Containers whose timestamps do not identify frames: AVI numbers packets in decode order (packed B-frames get
@@ -335,12 +335,23 @@ def open_container(path: str | Path):
     try:
         return av.open(str(path), options=dict(OPEN_OPTIONS), metadata_errors="ignore")
     except Exception as exc:  # PyAV raises many FFmpeg error subclasses
+        family = _family_by_its_first_bytes(path)
         raise VideoError(
             path,
-            f"not a video file this service reads (accepted containers: {described()})",
+            f"the file could not be opened as {family} video: it may be damaged or cut short"
+            if family
+            else f"not a video file this service reads (accepted containers: {described()})",
             detail=f"{type(exc).__name__}: {exc}",
             code="unreadable",
         ) from exc
+
+
+def _family_by_its_first_bytes(path: str | Path) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            return sniff_container(file.read(512))
+    except OSError:
+        return None
 
 
 def check_limits(info: VideoInfo, limits: VideoLimits) -> None:

@@ -151,7 +151,7 @@ def extract_video(
 
         def check_deadline() -> None:
             if deadline is not None and time.monotonic() > deadline:
-                raise AnalysisTimeout(f"the analysis did not finish in {time_budget_s:.0f}s")
+                raise AnalysisTimeout(f"the analysis did not finish in {time_budget_s:.3g} s")
 
         wanted = set(drift_frame_indices(reader.num_frames, params)) if with_features else set()
         quality: list[dict[str, float]] = []

@@ -71,7 +71,7 @@ class WorkerPool:
             # stops at the next clip, its worker stays warm); only a job stuck past `timeout_s` is killed
             return await asyncio.shield(asyncio.wrap_future(future))
         except FutureTimeout as exc:
-            raise JobTimeout(f"job did not finish in {timeout_s:.0f}s; its worker was replaced") from exc
+            raise JobTimeout(f"job did not finish in {timeout_s:.3g} s; its worker was replaced") from exc
         except ProcessExpired as exc:
             raise WorkerCrashed(f"worker died with exit code {exc.exitcode}") from exc
 
