@@ -24,7 +24,7 @@ def test_gate_lists_every_failed_condition():
     assert decide_promotion(gate, True, 0.9, 0.9, 0.85, "3").promoted
 
 
-def _train_run(repo_root, tmp_path, name, lr, seed, epochs):
+def _train_run(repo_root, tmp_path, name, lr, seed, epochs, fast_path=True):
     config = {
         "train": {"model": {"scratch": TINY}, "epochs": epochs, "batch_size": 8, "lr": lr, "lr_decay": 1.0,
                   "unfreeze": {0: 100}, "patience": 12, "seed": seed, "augment": NO_AUG},
@@ -32,6 +32,8 @@ def _train_run(repo_root, tmp_path, name, lr, seed, epochs):
         "work_dir": str(tmp_path / "training"),
         "report_dir": str(tmp_path / "reports"),
     }  # fmt: skip
+    if not fast_path:
+        config["fast_path"] = {"precision": "none"}
     proc = run_pipeline(repo_root, tmp_path, "pipelines.training_pipeline.training_pipeline", name, config)
     log = proc.stdout + proc.stderr
     errors = [line for line in log.splitlines() if "Error" in line or "error" in line]
@@ -51,7 +53,8 @@ def test_worse_model_stays_staging_better_one_replaces_production(repo_root, tmp
     save_artifact(dataset, name="clip_dataset", materializer=ClipDatasetMaterializer)
 
     # lr 0 leaves the random initialisation: a useless model (AUC ~0.5), the trained one reaches ~0.9
-    _train_run(repo_root, tmp_path, "untrained-a", lr=0.0, seed=0, epochs=1)  # first production version
+    # the first production version, exported without a fast path (built and checked for b below: CI's time)
+    _train_run(repo_root, tmp_path, "untrained-a", lr=0.0, seed=0, epochs=1, fast_path=False)
     log_b = _train_run(repo_root, tmp_path, "trained-b", lr=1e-3, seed=0, epochs=12)
     log_c = _train_run(repo_root, tmp_path, "untrained-c", lr=0.0, seed=1, epochs=1)
     assert "re-scored on the same 120 test clips" in log_b
