@@ -296,7 +296,8 @@ class DeepfakeDetection:
         service; a decode stuck in native code past the deadline is killed and its worker replaced
         (`worker_pool`); and decoding uses every core.
         """
-        budget = 0.9 * settings.request_timeout_s - (time.monotonic() - started)
+        allowed = 0.9 * settings.request_timeout_s  # the analysis's share of the request's time
+        budget = allowed - (time.monotonic() - started)
         job = self.pool.run(extract_video, str(path), self.clip_params, settings.limits, time_budget_s=budget,
                             with_features=True, with_evidence=True, timeout_s=budget + 5)  # fmt: skip
         try:
@@ -304,7 +305,6 @@ class DeepfakeDetection:
             # itself): past request_timeout_s BentoML answers its own 504, with no reason a client can act on
             return await asyncio.wait_for(job, timeout=max(budget, 0.0) + 0.05 * settings.request_timeout_s)
         except (JobTimeout, AnalysisTimeout, TimeoutError) as exc:
-            allowed = 0.9 * settings.request_timeout_s
             raise Rejection(504, "timeout", f"analysis did not finish in {allowed:.3g} s") from exc
         except VideoError as exc:
             status, reason = classify_error(exc)
