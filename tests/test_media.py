@@ -242,7 +242,8 @@ def test_reading_ahead_gives_the_same_clips(carphone, name):
 
 def test_a_read_ahead_stops_when_the_reader_closes_or_another_read_begins(carphone):
     """The reading thread never outlives its read: closing the reader, or starting another read on it, stops
-    it first (so the file is never closed under the decoder), and the stopped read says so."""
+    it first (so the file is never closed under the decoder), and the stopped read says so; a closed reader
+    refuses to read (it reopened the file before)."""
     windows = [list(range(s, s + 16)) for s in range(0, 80, 10)]
     reader = VideoReader(carphone)
     reference = VideoReader(carphone).get([5, 50])
@@ -258,6 +259,9 @@ def test_a_read_ahead_stops_when_the_reader_closes_or_another_read_begins(carpho
     assert not _reading_threads()
     with pytest.raises(RuntimeError, match="stopped"):
         next(read)
+    for closed_use in (lambda: reader.get([5]), lambda: reader.windows(windows)):  # it stays closed (no reopening)
+        with pytest.raises(ValueError, match="closed"):
+            closed_use()
 
 
 @pytest.mark.parametrize(("first", "second"), [(1, 1), (0, 1), (1, 0), (0, 0)])

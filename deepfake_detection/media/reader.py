@@ -348,6 +348,7 @@ class VideoReader:
     sees fit; 1 where processes already share the cores). `listener`: sees the probe's demux pass (`evidence`).
     One read at a time, from one thread: `windows` (or `get`) stops the read before it, started or not (a read
     ahead's thread is joined first), and a stopped read raises `RuntimeError` when next asked for a window.
+    A closed reader stays closed: `windows` and `get` then raise `ValueError`, as a closed file does.
     Raises `VideoError` (and its subclasses, see `media.probe`) when the file cannot be used.
     """
 
@@ -370,6 +371,7 @@ class VideoReader:
         self._shrink = Converter(threads)  # where frames are decoded (a read ahead's thread): decimation, luma
         self._counting = threading.Lock()  # frames_converted is counted on both sides
         self._reading: _ReadAhead | None = None
+        self._closed = False
         self._stop = threading.Event()  # the current read's: set when another read begins or the reader closes
         shown_w, shown_h = self.info.display_size
         self.scale = min(1.0, MAX_ANALYSED_SIDE / max(shown_w, shown_h))
@@ -409,8 +411,11 @@ class VideoReader:
     def get(self, indices) -> np.ndarray:
         """Frames at `indices` (presentation order, 0-based) as uint8 (N, H, W, 3) upright RGB (`frame_size`).
 
-        Raises `VideoError` for an index outside the video or a frame that cannot be decoded.
+        Raises `VideoError` for an index outside the video or a frame that cannot be decoded, `ValueError` once
+        the reader is closed.
         """
+        if self._closed:
+            raise ValueError("the video reader is closed")
         indices = [int(i) for i in indices]
         if not indices:
             w, h = self.frame_size
@@ -436,8 +441,11 @@ class VideoReader:
         the window is handed out with `indices` None. `stored`: indices whose stored luma is also wanted
         (`Window.luma`). `ahead`: read up to this many windows ahead in a thread of the reader's, while the
         caller works on the last one (the same windows, frames and pictures; 0: read each when asked for).
-        Raises `VideoError` for an index outside the video (when the first window is asked for).
+        Raises `VideoError` for an index outside the video (when the first window is asked for), `ValueError`
+        once the reader is closed.
         """
+        if self._closed:
+            raise ValueError("the video reader is closed")
         self._stop_reading()  # one read at a time: the one before stops here, started or not
         self._stop = stop = threading.Event()
         windows = self._windows(requested, shift, set(stored), stop)
@@ -505,6 +513,7 @@ class VideoReader:
                 del kept[index]
 
     def close(self) -> None:
+        self._closed = True
         self._stop_reading()  # a read ahead's thread is done with the decoder before the file closes
         if self._decoder is not None:
             self._decoder.close()
