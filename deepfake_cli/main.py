@@ -163,7 +163,7 @@ def table(answers: Sequence[dict]) -> str:
     rows = []
     for a in answers:
         if "error" in a:
-            rows.append([a["file"], "error", "", "", "", "", f"{a['reason']}: {a['error']}"[:100]])
+            rows.append([a["file"], "error", "", "", "", "", _shortened(f"{a['reason']}: {a['error']}", 100)])
         else:
             p = "" if a["p_fake"] is None else f"{a['p_fake']:.3f}"
             counts = a["persons"]
@@ -171,9 +171,16 @@ def table(answers: Sequence[dict]) -> str:
             reasons = " ".join(r["message"] for r in a["reasons"])
             credentials = (a.get("provenance") or {}).get("state", "")
             assessment = (a.get("assessment") or {}).get("headline", "")
-            rows.append([a["file"], a["verdict"], p, persons, credentials, assessment, reasons[:160]])
+            rows.append([a["file"], a["verdict"], p, persons, credentials, assessment, _shortened(reasons, 160)])
     return tabulate(rows, headers=["file", "verdict", "p_fake", "persons", "credentials", "assessment",
                                    "reasons / error"])  # fmt: skip
+
+
+def _shortened(text: str, width: int) -> str:
+    """`text` cut at a word to fit `width` characters, marked with " ..." (the JSON and HTML keep it whole)."""
+    import textwrap
+
+    return textwrap.shorten(text, width, placeholder=" ...")
 
 
 def _stderr_progress(done: int, total: int, item: str) -> None:

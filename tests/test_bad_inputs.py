@@ -12,6 +12,7 @@ from deepfake_detection.datasets.demo import write_video
 from deepfake_detection.datasets.ffpp import OfficialSplits, build_catalog
 from deepfake_detection.media.probe import VideoError, probe
 from deepfake_detection.media.reader import VideoReader
+from deepfake_detection.scoring.analyze import classify_error
 
 ORIG = "original_sequences/youtube/c23/videos"
 
@@ -41,18 +42,22 @@ def _short(path):
 
 
 @pytest.mark.parametrize(
-    ("name", "words"),
+    ("name", "words", "answer"),
     [
-        ("950", "could not be opened as mp4 video: it may be damaged or cut short"),
-        ("951", "empty"),
-        ("952", "not a video file this service reads"),
+        ("950", "could not be opened as mp4 video: it may be damaged or cut short", (422, "unreadable")),
+        ("951", "empty", (415, "empty")),
+        ("952", "not a video file this service reads", (415, "not_a_video")),
     ],
 )
-def test_probe_names_the_file_and_reason(tree_with_bad_files, name, words):
+def test_probe_names_the_file_and_reason(tree_with_bad_files, name, words, answer):
+    """The file's path is in the error (for logs), and the status and reason code are the ones the service's door
+    answers for the same upload (the CLI and batch rows said `unreadable` for a text file, the service
+    `not_a_video`; found by a fresh-clone check)."""
     path = tree_with_bad_files / ORIG / f"{name}.mp4"
     with pytest.raises(VideoError, match=words) as err:
         probe(path)
     assert str(path) in str(err.value)
+    assert classify_error(err.value) == answer
 
 
 def test_bad_files_are_recorded_and_the_rest_processes(

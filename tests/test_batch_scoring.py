@@ -45,7 +45,7 @@ def test_batch_rows_equal_analyze_video_and_bad_files_are_rows(model_folder, vid
     assert table["path"].tolist() == paths
     by_name = {os.path.basename(r.path): r for r in table.itertuples()}
     bad = by_name["notes.mp4"]
-    assert bad.verdict is None and bad.error_reason == "unreadable" and "not a video file" in bad.error
+    assert bad.verdict is None and bad.error_reason == "not_a_video" and "not a video file" in bad.error  # the door's
     assert str(videos) not in bad.error  # the same sentence the service gives: no path
     noise = by_name["noise.mp4"]
     assert noise.verdict == "inconclusive" and json.loads(noise.reason_codes) == ["no_face"]

@@ -205,3 +205,18 @@ def test_monitoring_pipeline_on_a_real_zenml_store(feature_tables, tmp_path):
     assert list((tmp_path / "reports").glob("drift_*_test.html"))
     with pytest.raises(RuntimeError):  # the same drift with fail_on_drift stops the pipeline
         monitoring_pipeline.with_options(enable_cache=False)(config.model_copy(update={"fail_on_drift": True}))
+
+
+def test_features_of_frames_with_nothing_to_measure_are_nan_without_warnings(tmp_path):
+    """A picture with no edges to measure blockiness by (a black video; found by a fresh-clone check) has NaN
+    blockiness, said without numpy's "Mean of empty slice" warning in the service's log for every such upload."""
+    import warnings
+
+    from deepfake_detection.config import ClipParams
+    from deepfake_detection.scoring.analyze import extract_video
+
+    write_video(black := tmp_path / "black.mp4", np.zeros((40, 240, 320, 3), dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        extracted = extract_video(black, ClipParams(clips_per_video=2), with_features=True)
+    assert np.isnan(extracted.features["blockiness"]) and not extracted.clips

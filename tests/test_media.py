@@ -414,7 +414,7 @@ def test_playlists_and_file_lists_are_never_followed(tmp_path):
     for path in (m3u8, concat):
         with pytest.raises(VideoError) as err:
             probe(path)
-        assert err.value.code == "unreadable" and "accepted containers" in err.value.message
+        assert err.value.code == "not_a_video" and "accepted containers" in err.value.message
         assert err.value.detail  # FFmpeg's own words are kept for the log, never shown
 
 

@@ -342,7 +342,7 @@ def open_container(path: str | Path):
             if family
             else f"not a video file this service reads (accepted containers: {described()})",
             detail=f"{type(exc).__name__}: {exc}",
-            code="unreadable",
+            code="unreadable" if family else "not_a_video",  # the service's door says not_a_video for these
         ) from exc
 
 

@@ -81,9 +81,17 @@ def frame_quality(frames: np.ndarray | list[np.ndarray]) -> dict[str, float]:
     """
     ys = [luma(_centre(f)) for f in frames]
     return {
-        "blockiness": float(np.nanmean([blockiness(y) for y in ys])),
+        "blockiness": nan_mean([blockiness(y) for y in ys]),
         "sharpness": float(np.mean([sharpness(y) for y in ys])),
     }
+
+
+def nan_mean(values) -> float:
+    """The mean of the values that are not NaN; NaN when none is (numpy's `nanmean` then warns "Mean of empty
+    slice" into the service's log, for every video whose frames have no block grid to measure)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[~np.isnan(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _centre(frame: np.ndarray) -> np.ndarray:

@@ -34,7 +34,12 @@ from deepfake_detection.media.probe import (
 )
 from deepfake_detection.media.reader import DecodeStats, VideoReader, Window
 from deepfake_detection.metrics.video_rule import video_scores
-from deepfake_detection.monitoring.drift_features import drift_frame_indices, frame_quality, quality_columns
+from deepfake_detection.monitoring.drift_features import (
+    drift_frame_indices,
+    frame_quality,
+    nan_mean,
+    quality_columns,
+)
 from deepfake_detection.scoring.answer import Answer, Person, PersonCounts, Reason, Scalar, TimelineEntry, VideoFacts
 
 
@@ -48,6 +53,9 @@ class ClipScorer(Protocol):
     def explain(self, clips: np.ndarray) -> np.ndarray: ...
 
 
+UNSUPPORTED_MEDIA = ("empty", "not_a_video")  # reason codes of files that are no video at all (HTTP 415)
+
+
 class AnalysisTimeout(Exception):
     """The analysis ran past its deadline; raised between clips so no work continues after a timeout."""
 
@@ -55,6 +63,8 @@ class AnalysisTimeout(Exception):
 def classify_error(exc: BaseException) -> tuple[int, str] | None:
     """(HTTP status, reason code) of a video that cannot be analysed, as the service answers and batch scoring
     records it; None for an exception that is a bug rather than a bad video."""
+    if isinstance(exc, VideoError) and exc.code in UNSUPPORTED_MEDIA:
+        return 415, exc.code  # as the service's door answers them
     for kind, status in ((VideoLimitError, 422), (NoVideoStream, 415), (UnsupportedCodec, 415), (VideoError, 422)):
         if isinstance(exc, kind):
             return status, exc.code
@@ -168,8 +178,7 @@ def extract_video(
         clips, failures = extract_clips(reader, params, detector, check_deadline, timings, measure, wanted, ahead)
         features = None
         if with_features:
-            means = {k: float(np.nanmean([q[k] for q in quality])) if quality else float("nan")
-                     for k in ("blockiness", "sharpness")}  # fmt: skip
+            means = {k: nan_mean([q[k] for q in quality]) for k in ("blockiness", "sharpness")}
             main = [c.face_size for c in clips if c.face_index == 0]
             features = quality_columns(reader.info, float(np.median(main)) if main else None, means)
         windows = len(plan_clip_starts(reader.num_frames, params))
