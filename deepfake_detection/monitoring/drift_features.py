@@ -88,7 +88,7 @@ def frame_quality(frames: np.ndarray | list[np.ndarray]) -> dict[str, float]:
 
 def nan_mean(values) -> float:
     """The mean of the values that are not NaN; NaN when none is (numpy's `nanmean` then warns "Mean of empty
-    slice" into the service's log, for every video whose frames have no block grid to measure)."""
+    slice" into the service's log for every video whose frames have nothing to measure, a black one say)."""
     finite = np.asarray(values, dtype=float)
     finite = finite[~np.isnan(finite)]
     return float(finite.mean()) if finite.size else float("nan")
