@@ -39,7 +39,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from deepfake_detection.media.formats import OPEN_OPTIONS, described, family_of, sniff_container
+from deepfake_detection.media.formats import OPEN_OPTIONS, SNIFF_BYTES, described, family_of, sniff_container
 
 TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: the format allows timestamp discontinuities (MPEG-TS, MPEG-PS, FLV)
 # Containers whose timestamps do not identify frames: AVI numbers packets in decode order (packed B-frames get
@@ -76,6 +76,13 @@ class NoVideoStream(VideoError):
     """A readable container without a video stream (audio only, subtitles, data, only a cover picture)."""
 
     code = "no_video_stream"
+
+
+class NotAVideo(VideoError):
+    """A file that is no video at all: empty, or no container FFmpeg opens and its first bytes name none (the
+    service's door refuses these uploads with the same codes)."""
+
+    code = "not_a_video"
 
 
 class UnsupportedCodec(VideoError):
@@ -252,7 +259,7 @@ def probe_stream(
         raise VideoError(path, "no such file", code="missing")
     size = path.stat().st_size
     if size == 0:
-        raise VideoError(path, "the file is empty (0 bytes)", code="empty")
+        raise NotAVideo(path, "the file is empty (0 bytes)", code="empty")
     if limits is not None and size > limits.max_bytes:
         raise VideoLimitError(path, f"the file is {size} bytes, over the limit of {limits.max_bytes}")
     container = open_container(path)
@@ -336,20 +343,23 @@ def open_container(path: str | Path):
         return av.open(str(path), options=dict(OPEN_OPTIONS), metadata_errors="ignore")
     except Exception as exc:  # PyAV raises many FFmpeg error subclasses
         family = _family_by_its_first_bytes(path)
+        if family is None:
+            raise NotAVideo(
+                path, f"not a video file this service reads (accepted containers: {described()})",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc  # fmt: skip
         raise VideoError(
             path,
-            f"the file could not be opened as {family} video: it may be damaged or cut short"
-            if family
-            else f"not a video file this service reads (accepted containers: {described()})",
+            f"the file could not be opened as {family} video: it may be damaged or cut short",
             detail=f"{type(exc).__name__}: {exc}",
-            code="unreadable" if family else "not_a_video",  # the service's door says not_a_video for these
+            code="unreadable",
         ) from exc
 
 
 def _family_by_its_first_bytes(path: str | Path) -> str | None:
     try:
         with open(path, "rb") as file:
-            return sniff_container(file.read(512))
+            return sniff_container(file.read(SNIFF_BYTES))
     except OSError:
         return None
 

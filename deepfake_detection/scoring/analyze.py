@@ -25,6 +25,7 @@ from deepfake_detection.evidence import Evidence, assess, read_provenance
 from deepfake_detection.evidence.bundle import DemuxEvidence
 from deepfake_detection.faces.detectors import FaceDetector
 from deepfake_detection.media.probe import (
+    NotAVideo,
     NoVideoStream,
     UnsupportedCodec,
     VideoError,
@@ -53,9 +54,6 @@ class ClipScorer(Protocol):
     def explain(self, clips: np.ndarray) -> np.ndarray: ...
 
 
-UNSUPPORTED_MEDIA = ("empty", "not_a_video")  # reason codes of files that are no video at all (HTTP 415)
-
-
 class AnalysisTimeout(Exception):
     """The analysis ran past its deadline; raised between clips so no work continues after a timeout."""
 
@@ -63,9 +61,8 @@ class AnalysisTimeout(Exception):
 def classify_error(exc: BaseException) -> tuple[int, str] | None:
     """(HTTP status, reason code) of a video that cannot be analysed, as the service answers and batch scoring
     records it; None for an exception that is a bug rather than a bad video."""
-    if isinstance(exc, VideoError) and exc.code in UNSUPPORTED_MEDIA:
-        return 415, exc.code  # as the service's door answers them
-    for kind, status in ((VideoLimitError, 422), (NoVideoStream, 415), (UnsupportedCodec, 415), (VideoError, 422)):
+    kinds = ((VideoLimitError, 422), (NotAVideo, 415), (NoVideoStream, 415), (UnsupportedCodec, 415), (VideoError, 422))
+    for kind, status in kinds:
         if isinstance(exc, kind):
             return status, exc.code
     if isinstance(exc, AnalysisTimeout):
